@@ -1,0 +1,1 @@
+"""keb_adapters."""

@@ -1,0 +1,227 @@
+"""In-memory storage: the ports of ``keb_domain.ports`` over dictionaries.
+
+Each unit of work works on its own copy and writes back on commit after checking that nothing it touched
+changed meanwhile (optimistic concurrency, like the version-checked SQL statements). Contract tests run
+the same rules against this and the SQL adapter.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Generic, Self, TypeVar
+
+import attrs
+
+from keb_domain.errors import StorageConflictError
+from keb_domain.model.instance import ArchivedInstance, Instance
+from keb_domain.model.operation import Operation
+from keb_domain.ports import OperationEvent
+
+
+@attrs.define
+class _Lease:
+    owner: str
+    until: datetime
+
+
+class MemoryStorage:
+    """The committed state shared by all units of work (one event loop, so no locks are needed)."""
+
+    def __init__(self) -> None:
+        self.instances: dict[str, Instance] = {}
+        self.operations: dict[str, Operation] = {}
+        self.archive: dict[str, ArchivedInstance] = {}
+        self.events: list[OperationEvent] = []
+        self.leases: dict[str, _Lease] = {}
+
+    def unit_of_work(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self)
+
+    __call__ = unit_of_work
+
+    # --- OperationQueue ---------------------------------------------------------------------------
+
+    async def claim_due(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[str]:
+        claimed: list[str] = []
+        by_due = sorted(self.operations.values(), key=lambda op: (op.next_run_at or now, op.created_at))
+        for operation in by_due:
+            if len(claimed) >= limit:
+                break
+            not_yet = operation.next_run_at is not None and operation.next_run_at > now
+            if operation.state.is_final or not_yet:
+                continue
+            lease = self.leases.get(operation.id)
+            if lease is not None and lease.until > now:
+                continue
+            self.leases[operation.id] = _Lease(owner, lease_until)
+            claimed.append(operation.id)
+        return claimed
+
+    async def release(self, operation_id: str, owner: str) -> None:
+        lease = self.leases.get(operation_id)
+        if lease is not None and lease.owner == owner:
+            del self.leases[operation_id]
+
+    async def next_due_at(self) -> datetime | None:
+        due = [op.next_run_at for op in self.operations.values() if not op.state.is_final and op.next_run_at]
+        return min(due) if due else None
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Table(Generic[K, V]):
+    """A working copy of one dictionary that remembers the committed version of every key it touched."""
+
+    def __init__(self, committed: dict[K, V]) -> None:
+        self.committed = committed
+        self.rows: dict[K, V] = dict(committed)
+        self.base: dict[K, int | None] = {}  # key -> version when first touched (None: absent)
+
+    def touch(self, key: K) -> None:
+        if key not in self.base:
+            row = self.rows.get(key)  # the version this unit of work read
+            self.base[key] = getattr(row, "version", 0) if row is not None else None
+
+    def check(self) -> None:
+        for key, version in self.base.items():
+            row = self.committed.get(key)
+            current = getattr(row, "version", 0) if row is not None else None
+            if current != version:
+                raise StorageConflictError(f"{key} was changed by a concurrent writer")
+
+    def write_back(self) -> None:
+        for key in self.base:
+            if key in self.rows:
+                self.committed[key] = self.rows[key]
+            else:
+                self.committed.pop(key, None)
+
+
+class _Instances:
+    def __init__(self, table: _Table[str, Instance]) -> None:
+        self._t = table
+
+    async def get(self, instance_id: str) -> Instance | None:
+        return self._t.rows.get(instance_id)
+
+    async def add(self, instance: Instance) -> None:
+        if instance.instance_id in self._t.rows:
+            raise StorageConflictError(f"instance {instance.instance_id} already exists")
+        self._t.touch(instance.instance_id)
+        self._t.rows[instance.instance_id] = attrs.evolve(instance, version=1)
+
+    async def update(self, instance: Instance) -> Instance:
+        stored = self._t.rows.get(instance.instance_id)
+        if stored is None or stored.version != instance.version:
+            raise StorageConflictError(f"instance {instance.instance_id} was changed by a concurrent writer")
+        self._t.touch(instance.instance_id)
+        updated = attrs.evolve(instance, version=instance.version + 1)
+        self._t.rows[instance.instance_id] = updated
+        return updated
+
+    async def delete(self, instance_id: str) -> None:
+        self._t.touch(instance_id)
+        self._t.rows.pop(instance_id, None)
+
+    async def exists_for_global_account(self, global_account_id: str) -> bool:
+        return any(i.global_account_id == global_account_id for i in self._t.rows.values())
+
+
+class _Operations:
+    def __init__(self, table: _Table[str, Operation]) -> None:
+        self._t = table
+
+    async def get(self, operation_id: str) -> Operation | None:
+        return self._t.rows.get(operation_id)
+
+    async def add(self, operation: Operation) -> None:
+        if operation.id in self._t.rows:
+            raise StorageConflictError(f"operation {operation.id} already exists")
+        self._t.touch(operation.id)
+        self._t.rows[operation.id] = attrs.evolve(operation, version=1)
+
+    async def update(self, operation: Operation) -> Operation:
+        stored = self._t.rows.get(operation.id)
+        if stored is None or stored.version != operation.version:
+            raise StorageConflictError(f"operation {operation.id} was changed by a concurrent writer")
+        self._t.touch(operation.id)
+        updated = attrs.evolve(operation, version=operation.version + 1)
+        self._t.rows[operation.id] = updated
+        return updated
+
+    async def list_for_instance(self, instance_id: str) -> list[Operation]:
+        found = [op for op in self._t.rows.values() if op.instance_id == instance_id]
+        return sorted(found, key=lambda op: (op.created_at, op.id))
+
+    async def delete_for_instance(self, instance_id: str) -> None:
+        for operation_id in [op.id for op in self._t.rows.values() if op.instance_id == instance_id]:
+            self._t.touch(operation_id)
+            del self._t.rows[operation_id]
+
+
+class _Archive:
+    def __init__(self, rows: dict[str, ArchivedInstance]) -> None:
+        self.rows = rows
+
+    async def get(self, instance_id: str) -> ArchivedInstance | None:
+        return self.rows.get(instance_id)
+
+    async def add(self, archived: ArchivedInstance) -> None:
+        self.rows[archived.instance_id] = archived
+
+
+class _Events:
+    def __init__(self, committed: list[OperationEvent]) -> None:
+        self.committed = committed
+        self.added: list[OperationEvent] = []
+
+    async def add(self, event: OperationEvent) -> None:
+        self.added.append(event)
+
+    async def list(
+        self, *, instance_ids: Sequence[str] = (), operation_ids: Sequence[str] = ()
+    ) -> list[OperationEvent]:
+        events = [*self.committed, *self.added]
+        if instance_ids or operation_ids:
+            events = [e for e in events if e.instance_id in instance_ids or e.operation_id in operation_ids]
+        return sorted(events, key=lambda e: e.created_at)
+
+
+class MemoryUnitOfWork:
+    def __init__(self, storage: MemoryStorage) -> None:
+        self._storage = storage
+
+    async def __aenter__(self) -> Self:
+        s = self._storage
+        self._instances = _Table(s.instances)
+        self._operations = _Table(s.operations)
+        self._archive_rows = dict(s.archive)
+        self.instances = _Instances(self._instances)
+        self.operations = _Operations(self._operations)
+        self.archive = _Archive(self._archive_rows)
+        self.events = _Events(s.events)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None  # uncommitted work is simply dropped
+
+    async def commit(self) -> None:
+        # No await between the checks and the writes: atomic on one event loop.
+        self._instances.check()
+        self._operations.check()
+        self._instances.write_back()
+        self._operations.write_back()
+        self._storage.archive.update(copy.copy(self._archive_rows))
+        self._storage.events.extend(self.events.added)
+        self.events.added = []
+        for key in list(self._instances.base):
+            self._instances.base[key] = getattr(self._storage.instances.get(key), "version", None)
+        for key in list(self._operations.base):
+            self._operations.base[key] = getattr(self._storage.operations.get(key), "version", None)

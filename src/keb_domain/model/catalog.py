@@ -1,0 +1,96 @@
+"""The OSB catalog: one service, ``kymaruntime``, and the plans a platform region offers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from keb_domain.model.plans import ALL_PLANS, KYMA_SERVICE_ID, KYMA_SERVICE_NAME, PLANS_BY_ID, Plan
+from keb_domain.model.regions import RegionPolicy
+from keb_domain.model.schemas import SchemaOptions, plan_schemas
+
+SERVICE_DESCRIPTION = (
+    "Kyma environment is a runtime you can use to build cloud-native Kubernetes-based applications "
+    "by using microservices and serverless functions."
+)
+
+
+@attrs.frozen
+class CatalogSettings:
+    """Which plans are offered and bindable, and the switches that shape their schemas."""
+
+    enabled_plans: frozenset[str] = frozenset(plan.name for plan in ALL_PLANS)
+    bindings_enabled: bool = True
+    bindable_plans: frozenset[str] = frozenset(plan.name for plan in ALL_PLANS)
+    plan_upgrades_enabled: bool = False
+    schema_options: SchemaOptions = attrs.field(factory=SchemaOptions)
+    documentation_url: str = "https://help.sap.com/docs/btp/sap-business-technology-platform/kyma-environment"
+    support_url: str = "https://launchpad.support.sap.com/"
+
+    def is_bindable(self, plan: Plan) -> bool:
+        return self.bindings_enabled and plan.name.lower() in {p.lower() for p in self.bindable_plans}
+
+
+def offered_plan(
+    policy: RegionPolicy, settings: CatalogSettings, plan_id: str, platform_region: str
+) -> Plan | None:
+    """The plan if this platform region's catalog offers it; None otherwise."""
+    plan = PLANS_BY_ID.get(plan_id)
+    if plan is None or plan.name not in settings.enabled_plans:
+        return None
+    return plan if policy.is_available(plan, platform_region) else None
+
+
+def build_catalog(policy: RegionPolicy, settings: CatalogSettings, platform_region: str) -> dict[str, Any]:
+    """The ``GET /v2/catalog`` body for a platform region; plans sorted by name, as KEB."""
+    plans: list[dict[str, Any]] = []
+    for plan in sorted(ALL_PLANS, key=lambda p: p.name):
+        if plan.name not in settings.enabled_plans:
+            continue
+        schemas = plan_schemas(policy, plan, platform_region, settings.schema_options)
+        if schemas is None:
+            continue
+        create, update = schemas
+        upgradable = settings.plan_upgrades_enabled and bool(
+            (policy.plans.get(plan.name) or None) and policy.plans[plan.name].upgradable_to
+        )
+        entry: dict[str, Any] = {
+            "id": plan.id,
+            "name": plan.name,
+            "description": plan.display_name,
+            "metadata": {"displayName": plan.display_name},
+            "plan_updateable": upgradable,
+            "schemas": {
+                "service_instance": {
+                    "create": {"parameters": create},
+                    "update": {"parameters": update},
+                },
+            },
+        }
+        if settings.is_bindable(plan):
+            entry["bindable"] = True
+        plans.append(entry)
+    return {
+        "services": [
+            {
+                "id": KYMA_SERVICE_ID,
+                "name": KYMA_SERVICE_NAME,
+                "description": SERVICE_DESCRIPTION,
+                "bindable": False,
+                "instances_retrievable": True,
+                "bindings_retrievable": True,
+                "plan_updateable": False,
+                "allow_context_updates": True,
+                "tags": ["SAP", "Kyma"],
+                "metadata": {
+                    "displayName": "Kyma Environment",
+                    "longDescription": SERVICE_DESCRIPTION,
+                    "providerDisplayName": "SAP",
+                    "documentationUrl": settings.documentation_url,
+                    "supportUrl": settings.support_url,
+                },
+                "plans": plans,
+            }
+        ]
+    }

@@ -1,0 +1,244 @@
+"""Validation of provisioning and update parameters.
+
+Three layers, as in cosmicpython: syntax is the HTTP adapter's job (JSON, field types); the plan's JSON
+schema (draft-04) checks shape and enums; the semantic rules below check what a schema cannot express
+(CIDR overlaps, autoscaler order, OIDC URLs, worker pool rules). Every failure names the parameter.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import json
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import jsonschema
+import jsonschema.exceptions
+
+from keb_domain.errors import InvalidParametersError
+from keb_domain.model.configuration import TRIAL_REGIONS
+from keb_domain.model.plans import Plan, PlanKind, Provider
+from keb_domain.model.regions import RegionPolicy
+from keb_domain.model.schemas import (
+    DEFAULT_NODES_CIDR,
+    DEFAULT_PODS_CIDR,
+    DEFAULT_SERVICES_CIDR,
+    SEED_CIDRS,
+    SIGNING_ALGORITHMS,
+)
+
+MAX_PARAMETERS_SIZE = 64 * 1024
+TRIAL_DROPPED_PARAMETERS = ("machineType", "autoScalerMin", "autoScalerMax")
+MAX_NODES_PREFIX = 23
+HA_MIN_NODES = 3
+HA_ZONES = 3
+
+_SEED_NETWORKS = tuple(ipaddress.ip_network(cidr) for cidr in SEED_CIDRS)
+
+
+def check_size(parameters: Mapping[str, Any]) -> None:
+    """KEB rejects parameters above 64 KiB before anything else."""
+    if len(json.dumps(parameters, separators=(",", ":"))) > MAX_PARAMETERS_SIZE:
+        raise InvalidParametersError("request parameters too large: the limit is 64 KiB")
+
+
+def _path(error: jsonschema.exceptions.ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return ".".join(parts) if parts else "(parameters)"
+
+
+def _describe(error: jsonschema.exceptions.ValidationError) -> str:
+    if error.context:
+        # oneOf/anyOf: report the branch that came closest, which is what a user needs to fix.
+        best = jsonschema.exceptions.best_match(error.context)
+        if best is not None and best.validator != "additionalProperties":
+            return f"{_path(best)}: {best.message}"
+    return f"{_path(error)}: {error.message}"
+
+
+def validate_against_schema(schema: Mapping[str, Any], parameters: Mapping[str, Any]) -> None:
+    """Validate with draft-04 semantics; all violations are reported, sorted by path."""
+    validator = jsonschema.Draft4Validator(schema)
+    errors = sorted(validator.iter_errors(parameters), key=lambda e: [str(p) for p in e.absolute_path])
+    if errors:
+        causes = "; ".join(_describe(e) for e in errors)
+        raise InvalidParametersError(f"while validating input parameters: {causes}")
+
+
+# --- semantic rules -----------------------------------------------------------------------------------
+
+
+def _check_autoscaler(minimum: Any, maximum: Any, where: str) -> None:
+    if isinstance(minimum, int) and isinstance(maximum, int) and minimum > maximum:
+        raise InvalidParametersError(
+            f"{where}autoScalerMax {maximum} should be larger than or equal to autoScalerMin {minimum}"
+        )
+
+
+def _network(value: Any, key: str) -> ipaddress.IPv4Network:
+    try:
+        network = ipaddress.ip_network(str(value), strict=False)
+    except ValueError:
+        raise InvalidParametersError(f"networking.{key}: {value!r} is not a valid CIDR") from None
+    if not isinstance(network, ipaddress.IPv4Network):
+        raise InvalidParametersError(f"networking.{key}: {value!r} must be an IPv4 CIDR")
+    if str(network) != value:
+        raise InvalidParametersError(f"networking.{key}: {value!r} is not canonical, use {network}")
+    return network
+
+
+def check_networking(networking: Mapping[str, Any], provider: Provider, policy: RegionPolicy) -> None:
+    """Canonical IPv4 CIDRs, nodes /23 or wider, no overlap with seeds or each other."""
+    given = {
+        "nodes": networking.get("nodes", DEFAULT_NODES_CIDR),
+        "pods": networking.get("pods", DEFAULT_PODS_CIDR),
+        "services": networking.get("services", DEFAULT_SERVICES_CIDR),
+    }
+    networks = {key: _network(value, key) for key, value in given.items()}
+    if networks["nodes"].prefixlen > MAX_NODES_PREFIX:
+        raise InvalidParametersError(
+            f"networking.nodes: the prefix of {given['nodes']} is longer than /{MAX_NODES_PREFIX}"
+        )
+    for key, network in networks.items():
+        for seed in _SEED_NETWORKS:
+            if network.overlaps(seed):
+                raise InvalidParametersError(
+                    f"networking.{key}: {network} overlaps the Gardener seed range {seed}"
+                )
+    keys = list(networks)
+    for i, first in enumerate(keys):
+        for second in keys[i + 1 :]:
+            if networks[first].overlaps(networks[second]):
+                raise InvalidParametersError(
+                    f"networking.{first} {networks[first]} overlaps networking.{second} {networks[second]}"
+                )
+    if networking.get("dualStack") and not policy.provider_config(provider).dual_stack:
+        raise InvalidParametersError(f"networking.dualStack: not supported on {provider.keb_name}")
+
+
+def _check_oidc_entry(entry: Mapping[str, Any], where: str) -> None:
+    issuer = entry.get("issuerURL")
+    if issuer:
+        parsed = urllib.parse.urlsplit(str(issuer))
+        if parsed.scheme != "https" or not parsed.hostname:
+            raise InvalidParametersError(f"{where}.issuerURL: must be an https URL")
+        if parsed.fragment or parsed.query or parsed.username or parsed.password:
+            raise InvalidParametersError(
+                f"{where}.issuerURL: must not contain a query, fragment or user info"
+            )
+    algorithms = entry.get("signingAlgs") or []
+    unknown = [alg for alg in algorithms if alg not in SIGNING_ALGORITHMS]
+    if unknown:
+        raise InvalidParametersError(
+            f"{where}.signingAlgs: unsupported {', '.join(map(str, unknown))}; "
+            f"allowed are {', '.join(SIGNING_ALGORITHMS)}"
+        )
+    jwks = entry.get("encodedJwksArray")
+    if jwks and jwks != "-":
+        try:
+            base64.b64decode(str(jwks), validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidParametersError(f"{where}.encodedJwksArray: must be base64 or '-'") from None
+
+
+def check_oidc(oidc: Mapping[str, Any], previous: Mapping[str, Any] | None = None) -> None:
+    """Issuer URLs, signing algorithms and JWKS encoding; an update may not switch list and object form."""
+    if "list" in oidc:
+        for index, entry in enumerate(oidc.get("list") or []):
+            _check_oidc_entry(entry, f"oidc.list[{index}]")
+    else:
+        _check_oidc_entry(oidc, "oidc")
+    if previous is not None and ("list" in previous) != ("list" in oidc):
+        raise InvalidParametersError(
+            "oidc: the list and the object form cannot be mixed; keep the form in use"
+        )
+
+
+def check_worker_pools(
+    pools: Iterable[Mapping[str, Any]],
+    *,
+    ha_supported: bool,
+    zones_in_region: int,
+    machine_available: Any,
+    previous: Iterable[Mapping[str, Any]] = (),
+) -> None:
+    """Unique names, HA pools with three zones and at least three nodes, immutable ``haZones``."""
+    seen: set[str] = set()
+    before = {p.get("name"): p for p in previous}
+    for pool in pools:
+        name = str(pool.get("name"))
+        where = f"additionalWorkerNodePools[{name}]"
+        if name in seen:
+            raise InvalidParametersError(f"additionalWorkerNodePools: the name {name!r} is used twice")
+        seen.add(name)
+        ha = bool(pool.get("haZones", True)) and ha_supported
+        minimum, maximum = pool.get("autoScalerMin", 3), pool.get("autoScalerMax", 20)
+        _check_autoscaler(minimum, maximum, f"{where}: ")
+        if ha and isinstance(minimum, int) and minimum < HA_MIN_NODES:
+            raise InvalidParametersError(
+                f"{where}: autoScalerMin must be at least {HA_MIN_NODES} when haZones is true"
+            )
+        if ha and zones_in_region < HA_ZONES:
+            raise InvalidParametersError(
+                f"{where}: haZones needs {HA_ZONES} zones, the region has {zones_in_region}"
+            )
+        machine = pool.get("machineType")
+        if machine is not None and not machine_available(str(machine)):
+            raise InvalidParametersError(f"{where}: machine type {machine} is not available in this region")
+        old = before.get(name)
+        if old is not None and bool(old.get("haZones", True)) != bool(pool.get("haZones", True)):
+            raise InvalidParametersError(f"{where}: haZones cannot be changed")
+        if old is not None and old.get("machineType") != machine:
+            raise InvalidParametersError(f"{where}: machineType cannot be changed")
+
+
+def check_trial_parameters(parameters: Mapping[str, Any]) -> None:
+    """Trial takes an abstract ``region`` and a ``provider``, neither of them in its schema."""
+    region = parameters.get("region")
+    if region not in (None, "") and region not in TRIAL_REGIONS:
+        raise InvalidParametersError(f"region: {region!r} is not one of {', '.join(TRIAL_REGIONS)}")
+    provider = parameters.get("provider")
+    if provider is not None:
+        try:
+            Provider.from_trial_parameter(str(provider))
+        except ValueError:
+            raise InvalidParametersError(f"provider: {provider!r} is not one of AWS, Azure, GCP") from None
+
+
+def check_semantics(
+    *,
+    policy: RegionPolicy,
+    plan: Plan,
+    provider: Provider,
+    cluster_region: str,
+    parameters: Mapping[str, Any],
+    previous: Mapping[str, Any] | None = None,
+) -> None:
+    """Rules beyond the schema. ``previous`` holds the instance's parameters on update."""
+    provider_config = policy.provider_config(provider)
+    bounds = plan.autoscaler
+    if bounds is not None:
+        base = previous or {}
+        minimum = parameters.get("autoScalerMin", base.get("autoScalerMin", bounds.default_min))
+        maximum = parameters.get("autoScalerMax", base.get("autoScalerMax", bounds.default_max))
+        _check_autoscaler(minimum, maximum, "")
+    machine = parameters.get("machineType")
+    if machine is not None and not provider_config.machine_available_in(str(machine), cluster_region):
+        raise InvalidParametersError(f"machineType: {machine} is not available in region {cluster_region}")
+    if "networking" in parameters and isinstance(parameters["networking"], Mapping):
+        check_networking(parameters["networking"], provider, policy)
+    if isinstance(parameters.get("oidc"), Mapping):
+        prior = previous.get("oidc") if previous else None
+        check_oidc(parameters["oidc"], prior if isinstance(prior, Mapping) else None)
+    pools = parameters.get("additionalWorkerNodePools")
+    if isinstance(pools, list):
+        check_worker_pools(
+            pools,
+            ha_supported=plan.kind is PlanKind.STANDARD,
+            zones_in_region=len(provider_config.zones(cluster_region)),
+            machine_available=lambda m: provider_config.machine_available_in(m, cluster_region),
+            previous=(previous or {}).get("additionalWorkerNodePools") or (),
+        )

@@ -1,0 +1,373 @@
+"""Bodies of the custom resources the broker writes to KCP, as pure functions.
+
+* ``Runtime`` (``infrastructuremanager.kyma-project.io/v1``): KIM turns it into a Gardener Shoot
+  (kubernetes-wire §1.5; KEB's ``create_runtime_resource_step.go``).
+* ``Kyma`` (``operator.kyma-project.io/v1beta2``): lifecycle-manager installs the modules (§1.7).
+
+Both are named after the lower-cased runtime id and carry KEB's ``kyma-project.io/*`` labels.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from keb_domain.model.instance import Instance
+from keb_domain.model.plans import Plan, PlanKind, Provider
+from keb_domain.model.regions import RegionPolicy
+from keb_domain.model.schemas import DEFAULT_NODES_CIDR, DEFAULT_PODS_CIDR, DEFAULT_SERVICES_CIDR
+
+RUNTIME_API_VERSION = "infrastructuremanager.kyma-project.io/v1"
+KYMA_API_VERSION = "operator.kyma-project.io/v1beta2"
+MAIN_WORKER = "cpu-worker-0"
+EXTERNAL_LICENCE_TYPES = ("CUSTOMER", "PARTNER", "TRIAL")
+
+DEFAULT_KYMA_TEMPLATE: Mapping[str, Any] = {
+    "apiVersion": KYMA_API_VERSION,
+    "kind": "Kyma",
+    "metadata": {
+        "labels": {"operator.kyma-project.io/managed-by": "lifecycle-manager"},
+        "name": "tbd",
+        "namespace": "kcp-system",
+    },
+    "spec": {
+        "channel": "regular",
+        "modules": [{"name": "api-gateway"}, {"name": "istio"}, {"name": "btp-operator"}],
+    },
+}
+
+
+@attrs.frozen
+class OidcConfig:
+    """KEB's ``skrOIDCDefaultValues``: the OIDC issuer a runtime trusts unless the user says otherwise."""
+
+    client_id: str = "9bd05ed7-a930-44e6-8c79-e6defeb7dec9"
+    issuer_url: str = "https://kymatest.accounts400.ondemand.com"
+    groups_claim: str = "groups"
+    groups_prefix: str = "-"
+    username_claim: str = "sub"
+    username_prefix: str = "-"
+    signing_algs: tuple[str, ...] = ("RS256",)
+
+    def as_parameter(self) -> dict[str, Any]:
+        return {
+            "clientID": self.client_id,
+            "issuerURL": self.issuer_url,
+            "groupsClaim": self.groups_claim,
+            "groupsPrefix": self.groups_prefix,
+            "usernameClaim": self.username_claim,
+            "usernamePrefix": self.username_prefix,
+            "signingAlgs": list(self.signing_algs),
+        }
+
+
+@attrs.frozen
+class ProviderDefaults:
+    """Values a provider fixes for single-node (trial, free) runtimes and volumes."""
+
+    small_machine: str
+    volume_size_gb: int
+    disk_type: str
+
+
+PROVIDER_DEFAULTS: Mapping[Provider, ProviderDefaults] = {
+    Provider.AWS: ProviderDefaults("m6i.xlarge", 80, "gp3"),
+    Provider.AZURE: ProviderDefaults("Standard_D4s_v5", 80, "StandardSSD_LRS"),
+    Provider.GCP: ProviderDefaults("n2-standard-4", 80, "pd-balanced"),
+    Provider.OPENSTACK: ProviderDefaults("g_c4_m16", 80, ""),
+}
+
+
+@attrs.frozen
+class RuntimeDefaults:
+    """Landscape-wide settings of the Runtime and Kyma CRs."""
+
+    namespace: str = "kcp-system"
+    kubernetes_version: str = "1.33"
+    machine_image: str = ""
+    machine_image_version: str = ""
+    default_purpose: str = "development"  # APP_INFRASTRUCTURE_MANAGER_DEFAULT_GARDENER_SHOOT_PURPOSE
+    shoot_domain: str = "kyma.example.com"  # APP_GARDENER_SHOOT_DOMAIN
+    multi_zone: bool = True
+    oidc: OidcConfig = attrs.field(factory=OidcConfig)
+    kyma_template: Mapping[str, Any] = attrs.field(factory=lambda: copy.deepcopy(DEFAULT_KYMA_TEMPLATE))
+
+
+def resource_name(runtime_id: str) -> str:
+    """Runtime and Kyma CRs are both named after the lower-cased runtime id (``KymaRuntimeResourceName``)."""
+    return runtime_id.lower()
+
+
+def common_labels(instance: Instance, runtime_id: str) -> dict[str, str]:
+    labels = {
+        "kyma-project.io/instance-id": instance.instance_id,
+        "kyma-project.io/runtime-id": runtime_id,
+        "kyma-project.io/broker-plan-id": instance.plan_id,
+        "kyma-project.io/broker-plan-name": instance.plan_name,
+        "kyma-project.io/global-account-id": instance.global_account_id,
+        "kyma-project.io/subaccount-id": instance.subaccount_id,
+        "kyma-project.io/shoot-name": instance.shoot_name,
+        "kyma-project.io/region": instance.cluster_region,
+        "kyma-project.io/provider": instance.provider.keb_name,
+        "operator.kyma-project.io/kyma-name": resource_name(runtime_id),
+    }
+    if instance.platform_region:
+        labels["kyma-project.io/platform-region"] = instance.platform_region
+    return labels
+
+
+def is_external_account(instance: Instance) -> bool:
+    """CUSTOMER, PARTNER and TRIAL licences are external; only internal accounts get an egress filter."""
+    return str(instance.context.get("license_type", "")).upper() in EXTERNAL_LICENCE_TYPES
+
+
+def zone_names(provider: Provider, region: str, zones: Sequence[str], count: int) -> list[str]:
+    """Gardener zone names: ``eu-central-1a`` (AWS, OpenStack), ``europe-west3-a`` (GCP), ``1`` (Azure)."""
+    chosen = list(zones[:count]) or ["a"]
+    if provider is Provider.AZURE:
+        return chosen
+    if provider is Provider.GCP:
+        return [f"{region}-{z}" for z in chosen]
+    return [f"{region}{z}" for z in chosen]
+
+
+def _oidc_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    claims: dict[str, str] = {}
+    for claim in entry.get("requiredClaims") or []:
+        if claim != "-" and "=" in claim:
+            key, value = claim.split("=", 1)
+            claims[key] = value
+    result: dict[str, Any] = {
+        "clientID": entry.get("clientID", ""),
+        "issuerURL": entry.get("issuerURL", ""),
+        "groupsClaim": entry.get("groupsClaim", ""),
+        "groupsPrefix": entry.get("groupsPrefix", ""),
+        "usernameClaim": entry.get("usernameClaim", ""),
+        "usernamePrefix": entry.get("usernamePrefix", ""),
+        "signingAlgs": list(entry.get("signingAlgs") or []),
+        "requiredClaims": claims,
+    }
+    jwks = entry.get("encodedJwksArray")
+    if jwks and jwks != "-":
+        result["jwks"] = jwks
+    return result
+
+
+def oidc_configs(parameters: Mapping[str, Any], default: OidcConfig) -> list[dict[str, Any]]:
+    """``additionalOidcConfig``: the default, the default overridden by the object form, or the list."""
+    oidc = parameters.get("oidc")
+    if not isinstance(oidc, Mapping):
+        return [_oidc_entry(default.as_parameter())]
+    if "list" in oidc:
+        return [_oidc_entry(entry) for entry in oidc.get("list") or []]
+    merged = default.as_parameter()
+    merged.update({k: v for k, v in oidc.items() if v not in (None, "", [])})
+    return [_oidc_entry(merged)]
+
+
+def administrators(instance: Instance) -> list[str]:
+    admins = instance.parameters.get("administrators")
+    if isinstance(admins, list) and admins:
+        return [str(a) for a in admins]
+    return [instance.user_id]
+
+
+def _worker(
+    *,
+    name: str,
+    machine: str,
+    minimum: int,
+    maximum: int,
+    zones: list[str],
+    defaults: ProviderDefaults,
+    runtime: RuntimeDefaults,
+) -> dict[str, Any]:
+    machine_spec: dict[str, Any] = {"type": machine}
+    if runtime.machine_image:
+        machine_spec["image"] = {"name": runtime.machine_image, "version": runtime.machine_image_version}
+    volume: dict[str, Any] = {"size": f"{defaults.volume_size_gb}Gi"}
+    if defaults.disk_type:
+        volume["type"] = defaults.disk_type
+    return {
+        "name": name,
+        "machine": machine_spec,
+        "minimum": minimum,
+        "maximum": maximum,
+        "maxSurge": len(zones),
+        "maxUnavailable": 0,
+        "zones": zones,
+        "volume": volume,
+    }
+
+
+def workers(
+    instance: Instance, plan: Plan, policy: RegionPolicy, runtime: RuntimeDefaults
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The main worker ``cpu-worker-0`` and the additional pools, from the instance's parameters."""
+    provider = instance.provider
+    defaults = PROVIDER_DEFAULTS[provider]
+    region_zones = policy.provider_config(provider).zones(instance.cluster_region)
+    params = instance.parameters
+    bounds = plan.autoscaler
+    if bounds is None:  # trial and free: one fixed node
+        machine, minimum, maximum, zone_count = defaults.small_machine, 1, 1, 1
+    else:
+        config = policy.plans.get(plan.name)
+        first_machine = (
+            config.regular_machines[0] if config and config.regular_machines else defaults.small_machine
+        )
+        machine = str(params.get("machineType", first_machine))
+        minimum = int(params.get("autoScalerMin", bounds.default_min))
+        maximum = int(params.get("autoScalerMax", bounds.default_max))
+        zone_count = 3 if plan.kind is PlanKind.STANDARD and runtime.multi_zone else 1
+    main = _worker(
+        name=MAIN_WORKER,
+        machine=machine,
+        minimum=minimum,
+        maximum=maximum,
+        zones=zone_names(provider, instance.cluster_region, region_zones, zone_count),
+        defaults=defaults,
+        runtime=runtime,
+    )
+    extra: list[dict[str, Any]] = []
+    for pool in params.get("additionalWorkerNodePools") or []:
+        ha = bool(pool.get("haZones", True)) and plan.kind is PlanKind.STANDARD
+        worker = _worker(
+            name=str(pool["name"]),
+            machine=str(pool["machineType"]),
+            minimum=int(pool.get("autoScalerMin", 3)),
+            maximum=int(pool.get("autoScalerMax", 20)),
+            zones=zone_names(provider, instance.cluster_region, region_zones, 3 if ha else 1),
+            defaults=defaults,
+            runtime=runtime,
+        )
+        for key in ("labels", "annotations", "taints"):
+            if pool.get(key):
+                worker[key] = copy.deepcopy(pool[key])
+        extra.append(worker)
+    return main, extra
+
+
+def _purpose(plan: Plan, runtime: RuntimeDefaults) -> str:
+    return "evaluation" if plan.kind in (PlanKind.TRIAL, PlanKind.FREE) else runtime.default_purpose
+
+
+def secret_binding_name(instance: Instance, plan: Plan) -> str:
+    """The Gardener CredentialsBinding the shoot uses.
+
+    KEB claims one from a hyperscaler account pool; we name the pool's binding by provider, tenancy and EU
+    Access, which is what the pool rules (``aws``, ``aws(PR=cf-eu11) -> EU``, ``trial -> S``) select on.
+    """
+    parts = [instance.provider.value]
+    if plan.kind in (PlanKind.TRIAL, PlanKind.FREE):
+        parts.append("shared")
+    if instance.eu_access:
+        parts.append("eu")
+    return "-".join(parts)
+
+
+def build_runtime(
+    instance: Instance, plan: Plan, runtime_id: str, policy: RegionPolicy, runtime: RuntimeDefaults
+) -> dict[str, Any]:
+    """The Runtime CR that asks KIM for this instance's cluster."""
+    main, extra = workers(instance, plan, policy, runtime)
+    networking_param = instance.parameters.get("networking") or {}
+    networking: dict[str, Any] = {
+        "type": "calico",
+        "nodes": networking_param.get("nodes", DEFAULT_NODES_CIDR),
+        "pods": networking_param.get("pods", DEFAULT_PODS_CIDR),
+        "services": networking_param.get("services", DEFAULT_SERVICES_CIDR),
+    }
+    if networking_param.get("dualStack") and policy.provider_config(instance.provider).dual_stack:
+        networking["dualStack"] = True
+    provider_spec: dict[str, Any] = {"type": instance.provider.value, "workers": [main]}
+    if extra:
+        provider_spec["additionalWorkers"] = extra
+    return {
+        "apiVersion": RUNTIME_API_VERSION,
+        "kind": "Runtime",
+        "metadata": {
+            "name": resource_name(runtime_id),
+            "namespace": runtime.namespace,
+            "labels": common_labels(instance, runtime_id),
+        },
+        "spec": {
+            "shoot": {
+                "name": instance.shoot_name,
+                "purpose": _purpose(plan, runtime),
+                "platformRegion": instance.platform_region,
+                "region": instance.cluster_region,
+                "secretBindingName": secret_binding_name(instance, plan),
+                "enforceSeedLocation": False,
+                "networking": networking,
+                "kubernetes": {
+                    "version": runtime.kubernetes_version,
+                    "kubeAPIServer": {
+                        "additionalOidcConfig": oidc_configs(instance.parameters, runtime.oidc)
+                    },
+                },
+                "provider": provider_spec,
+            },
+            "security": {
+                "administrators": administrators(instance),
+                "networking": {"filter": {"egress": {"enabled": not is_external_account(instance)}}},
+            },
+        },
+    }
+
+
+def apply_update(
+    current: Mapping[str, Any], instance: Instance, plan: Plan, policy: RegionPolicy, runtime: RuntimeDefaults
+) -> dict[str, Any]:
+    """The existing Runtime CR with the fields an update may change rewritten from the instance.
+
+    Everything else (network, region, server-owned metadata such as ``resourceVersion``) is kept, so the
+    PUT is a faithful optimistic-concurrency write (KEB's ``update_runtime_step.go``).
+    """
+    desired = build_runtime(instance, plan, instance.runtime_id, policy, runtime)
+    updated = copy.deepcopy(dict(current))
+    shoot = updated.setdefault("spec", {}).setdefault("shoot", {})
+    desired_shoot = desired["spec"]["shoot"]
+    provider_spec = shoot.setdefault("provider", {})
+    provider_spec["workers"] = desired_shoot["provider"]["workers"]
+    if "additionalWorkers" in desired_shoot["provider"]:
+        provider_spec["additionalWorkers"] = desired_shoot["provider"]["additionalWorkers"]
+    else:
+        provider_spec.pop("additionalWorkers", None)
+    shoot.setdefault("kubernetes", {}).setdefault("kubeAPIServer", {})["additionalOidcConfig"] = (
+        desired_shoot["kubernetes"]["kubeAPIServer"]["additionalOidcConfig"]
+    )
+    updated["spec"]["security"] = desired["spec"]["security"]
+    labels = updated.setdefault("metadata", {}).setdefault("labels", {})
+    labels.update(desired["metadata"]["labels"])
+    return updated
+
+
+def build_kyma(instance: Instance, runtime_id: str, runtime: RuntimeDefaults) -> dict[str, Any]:
+    """The Kyma CR from the template, with the instance's module choice (kubernetes-wire §1.7)."""
+    kyma = copy.deepcopy(dict(runtime.kyma_template))
+    metadata = kyma.setdefault("metadata", {})
+    metadata["name"] = resource_name(runtime_id)
+    metadata["namespace"] = runtime.namespace
+    labels = metadata.setdefault("labels", {})
+    labels.update(common_labels(instance, runtime_id))
+    labels["operator.kyma-project.io/managed-by"] = "lifecycle-manager"
+    if not is_external_account(instance):
+        labels["operator.kyma-project.io/internal"] = "true"
+    metadata.setdefault("annotations", {})["skr-domain"] = f"{instance.shoot_name}.{runtime.shoot_domain}"
+    spec = kyma.setdefault("spec", {})
+    modules = instance.parameters.get("modules")
+    if isinstance(modules, Mapping):
+        if modules.get("channel"):
+            spec["channel"] = modules["channel"]
+        if "list" in modules:
+            spec["modules"] = [
+                {k: v for k, v in module.items() if v not in (None, "")}
+                for module in modules.get("list") or []
+            ]
+        elif modules.get("default") is False:
+            spec["modules"] = []
+    return kyma

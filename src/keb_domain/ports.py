@@ -1,0 +1,198 @@
+"""Ports: what the domain needs from the outside world, as ``typing.Protocol``s.
+
+Adapters in ``keb_adapters`` implement them (memory, SQL, Kubernetes); contract tests prove that the
+memory and the real implementations agree. Only plain values and domain objects cross a port; adapter
+exceptions are translated into ``keb_domain.errors`` before they leave the adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+import attrs
+
+from keb_domain.model.instance import ArchivedInstance, Instance
+from keb_domain.model.operation import Operation
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class IdGenerator(Protocol):
+    def new_id(self) -> str:
+        """A new random UUID string (operations, runtimes)."""
+        ...
+
+    def shoot_name(self) -> str:
+        """A new Gardener shoot name: 7 random hex characters, prefixed ``c-`` when the first is a digit."""
+        ...
+
+
+@attrs.frozen
+class OperationEvent:
+    """One outcome of one step of an operation, for ``GET /events``."""
+
+    instance_id: str
+    operation_id: str
+    level: str  # "info" or "error"
+    message: str
+    created_at: datetime
+
+
+# --- storage -------------------------------------------------------------------------------------------
+
+
+class InstanceRepository(Protocol):
+    async def get(self, instance_id: str) -> Instance | None: ...
+
+    async def add(self, instance: Instance) -> None:
+        """Insert. Raises StorageConflictError if the id exists."""
+        ...
+
+    async def update(self, instance: Instance) -> Instance:
+        """Version-checked write; returns the instance with its new version.
+
+        Raises StorageConflictError if the stored version is not ``instance.version``.
+        """
+        ...
+
+    async def delete(self, instance_id: str) -> None: ...
+
+    async def exists_for_global_account(self, global_account_id: str) -> bool:
+        """Whether any instance of any plan exists for the global account (trial one-per-GA rule)."""
+        ...
+
+
+class OperationRepository(Protocol):
+    async def get(self, operation_id: str) -> Operation | None: ...
+
+    async def add(self, operation: Operation) -> None:
+        """Insert. Raises StorageConflictError if the id exists."""
+        ...
+
+    async def update(self, operation: Operation) -> Operation:
+        """Version-checked write. Raises StorageConflictError on a stale version."""
+        ...
+
+    async def list_for_instance(self, instance_id: str) -> list[Operation]:
+        """All operations of an instance, oldest first."""
+        ...
+
+    async def delete_for_instance(self, instance_id: str) -> None: ...
+
+
+class ArchiveRepository(Protocol):
+    async def get(self, instance_id: str) -> ArchivedInstance | None: ...
+
+    async def add(self, archived: ArchivedInstance) -> None:
+        """Insert or replace the archive row of an instance."""
+        ...
+
+
+class EventRepository(Protocol):
+    async def add(self, event: OperationEvent) -> None: ...
+
+    async def list(
+        self,
+        *,
+        instance_ids: Sequence[str] = (),
+        operation_ids: Sequence[str] = (),
+    ) -> list[OperationEvent]:
+        """Events matching any of the given ids (all of them when no filter is given), oldest first."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Nothing is visible to others before ``commit``; leaving without commit rolls back."""
+
+    instances: InstanceRepository
+    operations: OperationRepository
+    archive: ArchiveRepository
+    events: EventRepository
+
+    async def commit(self) -> None:
+        """Make the writes durable. Raises StorageConflictError if a concurrent writer won."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class OperationQueue(Protocol):
+    """How workers find and claim due operations, so each runs on exactly one worker at a time."""
+
+    async def claim_due(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[str]:
+        """Claim up to ``limit`` unfinished operations whose ``next_run_at`` has come and whose lease is
+        free or expired; returns their ids. Concurrent claimers never get the same id."""
+        ...
+
+    async def release(self, operation_id: str, owner: str) -> None:
+        """Give up the lease (a no-op if another owner holds it now)."""
+        ...
+
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest unfinished operation becomes due, for the engine's sleep."""
+        ...
+
+
+# --- clusters ------------------------------------------------------------------------------------------
+
+
+class ControlPlane(Protocol):
+    """The Kyma control plane (KCP): Runtime and Kyma custom resources, runtime kubeconfigs.
+
+    Objects are plain dicts as the Kubernetes API returns them. Every method raises
+    ClusterUnavailableError for 5xx, timeouts and connection failures, and ClusterForbiddenError when the
+    broker's credentials are refused.
+    """
+
+    async def get_runtime(self, name: str) -> dict[str, Any] | None:
+        """The Runtime CR, or None if it does not exist."""
+        ...
+
+    async def create_runtime(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST. Raises ClusterAlreadyExistsError."""
+        ...
+
+    async def replace_runtime(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """PUT with ``metadata.resourceVersion``. Raises ClusterConflictError when it is stale."""
+        ...
+
+    async def delete_runtime(self, name: str) -> None:
+        """DELETE; a missing object is not an error. With finalizers the object lingers."""
+        ...
+
+    async def get_kyma(self, name: str) -> dict[str, Any] | None: ...
+
+    async def create_kyma(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST. Raises ClusterAlreadyExistsError."""
+        ...
+
+    async def replace_kyma(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """PUT. Raises ClusterConflictError."""
+        ...
+
+    async def delete_kyma(self, name: str) -> None: ...
+
+    async def get_runtime_kubeconfig(self, runtime_id: str) -> str:
+        """The admin kubeconfig of a runtime (Secret ``kubeconfig-{runtime_id}``, key ``config``).
+
+        Raises ClusterNotFoundError when the Secret or its key is missing.
+        """
+        ...
