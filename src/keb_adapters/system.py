@@ -17,6 +17,6 @@ class RandomIds:
         return str(uuid.uuid4())
 
     def shoot_name(self) -> str:
-        """7 random hex characters, prefixed ``c-`` when the first is a digit (Gardener names start with a letter)."""
+        """7 random hex characters, prefixed ``c-`` when the first is a digit (names start with a letter)."""
         name = secrets.token_hex(4)[:7]
         return f"c-{name}" if name[0].isdigit() else name

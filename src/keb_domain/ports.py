@@ -111,10 +111,17 @@ class EventRepository(Protocol):
 class UnitOfWork(Protocol):
     """One transaction. Nothing is visible to others before ``commit``; leaving without commit rolls back."""
 
-    instances: InstanceRepository
-    operations: OperationRepository
-    archive: ArchiveRepository
-    events: EventRepository
+    @property
+    def instances(self) -> InstanceRepository: ...
+
+    @property
+    def operations(self) -> OperationRepository: ...
+
+    @property
+    def archive(self) -> ArchiveRepository: ...
+
+    @property
+    def events(self) -> EventRepository: ...
 
     async def commit(self) -> None:
         """Make the writes durable. Raises StorageConflictError if a concurrent writer won."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -158,11 +158,20 @@ def unfinished(operations: list[Operation]) -> list[Operation]:
 class InstanceUseCases:
     """The instance endpoints of the broker."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator, config: BrokerConfig) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdGenerator,
+        config: BrokerConfig,
+        notify: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``notify`` is called after an operation was created, so that workers pick it up at once."""
         self._uow = uow
         self._clock = clock
         self._ids = ids
         self._config = config
+        self._notify = notify
 
     # --- labels -----------------------------------------------------------------------------------
 
@@ -335,6 +344,7 @@ class InstanceUseCases:
                 OperationEvent(instance.instance_id, operation.id, "info", "Provisioning requested", now)
             )
             await uow.commit()
+            self._notify()
         # dashboard_url is deliberately blank on a fresh provision (KEB): the runtime does not exist yet.
         return ProvisionResult(operation.id, False, False, "", self.labels(instance, now))
 
@@ -486,6 +496,7 @@ class InstanceUseCases:
                 OperationEvent(instance.instance_id, operation.id, "info", "Update requested", now)
             )
             await uow.commit()
+            self._notify()
         return UpdateResult(operation.id, instance.dashboard_url, self.labels(updated, now))
 
     async def _flip_activity(
@@ -536,6 +547,7 @@ class InstanceUseCases:
         await uow.operations.add(operation)
         await uow.events.add(OperationEvent(instance.instance_id, operation.id, "info", message, now))
         await uow.commit()
+        self._notify()
         return UpdateResult(None, "", self.labels(updated, now))
 
     # --- deprovision ------------------------------------------------------------------------------
@@ -564,6 +576,7 @@ class InstanceUseCases:
                 OperationEvent(instance.instance_id, operation.id, "info", "Deprovisioning requested", now)
             )
             await uow.commit()
+            self._notify()
         return operation.id
 
     # --- last operation ---------------------------------------------------------------------------
@@ -620,4 +633,5 @@ class InstanceUseCases:
                 )
             await uow.instances.update(expired)
             await uow.commit()
+            self._notify()
         return operation.id

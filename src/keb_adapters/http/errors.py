@@ -1,0 +1,94 @@
+"""The one table from domain errors to HTTP status codes and OSB error bodies.
+
+Anything a client caused is a 4xx with ``{"description": ...}``; only the broker's own failures are 5xx,
+and their bodies never carry internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from keb_adapters.http.wire import Empty, OsbError
+from keb_domain import errors as e
+
+log = logging.getLogger("keb.http")
+AnyRequest = Request[Any, Any, Any]
+
+# Order matters: the first matching class wins, so subclasses come before their bases.
+STATUS_BY_ERROR: tuple[tuple[type[e.KebError], int], ...] = (
+    (e.InvalidRequestError, 400),
+    (e.UnsupportedApiVersionError, 412),
+    (e.AsyncRequiredError, 422),
+    (e.UnprocessableError, 422),
+    (e.InstanceNotFoundError, 404),
+    (e.OperationNotFoundError, 404),
+    (e.InstanceGoneError, 410),
+    (e.InstanceConflictError, 409),
+    (e.StorageConflictError, 422),  # a concurrent request won the race: the client may retry
+    (e.ClusterUnavailableError, 503),
+    (e.ClusterError, 502),
+)
+
+# Statuses whose body is an empty object (OSB: 410 Gone on deprovision and unbind).
+EMPTY_BODY = frozenset({410})
+
+
+def status_of(error: e.KebError) -> int:
+    for kind, status in STATUS_BY_ERROR:
+        if isinstance(error, kind):
+            return status
+    return HTTP_500_INTERNAL_SERVER_ERROR
+
+
+def osb_error(status: int, description: str, key: str | None = None) -> Response[OsbError | Empty]:
+    if status in EMPTY_BODY:
+        return Response(Empty(), status_code=status)
+    return Response(OsbError(description=description, error=key), status_code=status)
+
+
+def handle_keb_error(_: AnyRequest, exc: e.KebError) -> Response[OsbError | Empty]:
+    status = status_of(exc)
+    key = "ConcurrencyError" if isinstance(exc, e.StorageConflictError) else exc.error_key
+    if status >= 500:
+        log.warning("request failed: %s", exc.description)
+    return osb_error(status, exc.description, key)
+
+
+def handle_validation(_: AnyRequest, exc: ValidationException) -> Response[OsbError | Empty]:
+    """Body or query decoding failed: name each field and what is wrong with it."""
+    problems = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            key = item.get("key") or "body"
+            problems.append(f"{key}: {item.get('message', 'invalid')}")
+    detail = "; ".join(problems) or str(exc.detail)
+    return osb_error(400, f"invalid request: {detail}")
+
+
+def handle_http(_: AnyRequest, exc: HTTPException) -> Response[OsbError | Empty]:
+    status = exc.status_code
+    if status >= 500:
+        log.error("internal error: %s", exc.detail)
+        return osb_error(status, "internal error")
+    detail = str(exc.detail)
+    if "JSON is malformed" in detail or "Malformed" in detail:
+        detail = f"the request body is not valid JSON: {detail}"
+    return osb_error(status, detail)
+
+
+def handle_unexpected(_: AnyRequest, exc: Exception) -> Response[OsbError | Empty]:
+    log.exception("unexpected error", exc_info=exc)
+    return osb_error(HTTP_500_INTERNAL_SERVER_ERROR, "internal error")
+
+
+EXCEPTION_HANDLERS = {
+    e.KebError: handle_keb_error,
+    ValidationException: handle_validation,
+    HTTPException: handle_http,
+    Exception: handle_unexpected,
+}

@@ -1,0 +1,279 @@
+"""OSB instance endpoints, served under ``/oauth/v2/...`` and ``/oauth/{region}/v2/...``.
+
+Handlers translate wire models into commands, call one use case and turn its result into a status code.
+They hold no business rules; errors go through ``keb_adapters.http.errors``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, delete, get, patch, put
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromQuery, JSONBody, Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+
+from keb_adapters.http.wire import (
+    DeprovisionResponse,
+    Empty,
+    InstanceResponse,
+    LastOperationResponse,
+    Metadata,
+    OsbError,
+    ProvisionRequest,
+    ProvisionResponse,
+    UpdateRequest,
+    UpdateResponse,
+)
+from keb_domain.errors import UnsupportedApiVersionError
+from keb_domain.model.catalog import build_catalog
+from keb_domain.usecases.config import BrokerConfig
+from keb_domain.usecases.instances import (
+    DeprovisionCommand,
+    InstanceUseCases,
+    ProvisionCommand,
+    UpdateCommand,
+)
+
+VERSION_HEADER = "X-Broker-API-Version"
+_VERSION = re.compile(r"^\s*(\d+)\.(\d+)\s*$")
+
+AnyRequest = Request[Any, Any, Any]
+Instances = NamedDependency[InstanceUseCases]
+Config = NamedDependency[BrokerConfig]
+InstanceId = Annotated[str, Parameter(description="The service instance id chosen by the platform.")]
+Region = Annotated[str | None, Parameter(description="The SAP BTP platform region, e.g. cf-eu10.")]
+
+
+def api_version(request: AnyRequest) -> tuple[int, int]:
+    """``X-Broker-API-Version`` as (major, minor); 412 when missing, malformed or not 2.x."""
+    raw = request.headers.get(VERSION_HEADER)
+    if not raw:
+        raise UnsupportedApiVersionError(f"{VERSION_HEADER} header is missing; this broker speaks 2.x")
+    match = _VERSION.match(raw)
+    if match is None:
+        raise UnsupportedApiVersionError(f"{VERSION_HEADER} {raw!r} must contain a version such as 2.14")
+    major, minor = int(match.group(1)), int(match.group(2))
+    if major != 2:
+        raise UnsupportedApiVersionError(f"{VERSION_HEADER} {raw!r} must be 2.x")
+    return major, minor
+
+
+async def check_api_version(request: AnyRequest) -> None:
+    """``before_request`` hook of the OSB router: the version header is checked before the body."""
+    api_version(request)
+
+
+def require_minor(request: AnyRequest, minor: int, endpoint: str) -> None:
+    if api_version(request)[1] < minor:
+        raise UnsupportedApiVersionError(
+            f"{endpoint} endpoint only supported starting with OSB version 2.{minor}"
+        )
+
+
+def _labels(labels: dict[str, str] | None) -> Metadata | None:
+    return Metadata(labels=dict(labels)) if labels is not None else None
+
+
+ERRORS = {
+    400: "Malformed request or invalid parameters",
+    412: "Unsupported or missing X-Broker-API-Version",
+}
+
+
+def _responses(*codes: int) -> dict[int, ResponseSpec]:
+    texts = {
+        **ERRORS,
+        404: "Not found",
+        409: "The instance exists with different attributes",
+        410: "The instance does not exist",
+        422: "Unprocessable: asynchronous processing required, or the instance's state does not allow it",
+    }
+    return {
+        code: ResponseSpec(data_container=Empty if code == 410 else OsbError, description=texts[code])
+        for code in (400, 412, *codes)
+    }
+
+
+class CatalogController(Controller):
+    path = "/oauth"
+    tags = ("OSB",)
+
+    @get(
+        ["/v2/catalog", "/{region:str}/v2/catalog"],
+        summary="The catalog of the platform region",
+        responses=_responses(),
+    )
+    async def catalog(self, config: Config, region: Region = None) -> dict[str, object]:
+        return build_catalog(config.policy, config.catalog, region or config.default_platform_region)
+
+
+class InstanceController(Controller):
+    path = "/oauth"
+    tags = ("OSB",)
+
+    @put(
+        ["/v2/service_instances/{instance_id:str}", "/{region:str}/v2/service_instances/{instance_id:str}"],
+        summary="Provision a Kyma runtime",
+        description="Always asynchronous: 202 with an operation, also without accepts_incomplete. "
+        "An identical repeat answers 202 with the same operation while it runs and 200 once it succeeded.",
+        status_code=HTTP_202_ACCEPTED,
+        responses=_responses(409),
+    )
+    async def provision(
+        self,
+        *,
+        request: AnyRequest,
+        instances: Instances,
+        config: Config,
+        instance_id: InstanceId,
+        data: JSONBody[ProvisionRequest],
+        region: Region = None,
+        accepts_incomplete: FromQuery[bool] = False,
+    ) -> Response[ProvisionResponse]:
+        result = await instances.provision(
+            ProvisionCommand(
+                instance_id=instance_id,
+                service_id=data.service_id,
+                plan_id=data.plan_id,
+                platform_region=region or config.default_platform_region,
+                context=data.context,
+                parameters=data.parameters,
+                user_agent=request.headers.get("user-agent", ""),
+            )
+        )
+        if result.completed:
+            body = ProvisionResponse(
+                dashboard_url=result.dashboard_url or None, metadata=_labels(dict(result.labels))
+            )
+            return Response(body, status_code=HTTP_200_OK)
+        return Response(
+            ProvisionResponse(operation=result.operation_id, metadata=_labels(dict(result.labels))),
+            status_code=HTTP_202_ACCEPTED,
+        )
+
+    @get(
+        ["/v2/service_instances/{instance_id:str}", "/{region:str}/v2/service_instances/{instance_id:str}"],
+        summary="Fetch an instance",
+        description="404 while provisioning runs or after it failed. Needs OSB 2.14 or newer.",
+        responses=_responses(404),
+    )
+    async def fetch(
+        self,
+        *,
+        request: AnyRequest,
+        instances: Instances,
+        instance_id: InstanceId,
+        region: Region = None,
+    ) -> InstanceResponse:
+        require_minor(request, 14, "get instance")
+        view = await instances.get(instance_id)
+        return InstanceResponse(
+            service_id=view.service_id,
+            plan_id=view.plan_id,
+            dashboard_url=view.dashboard_url or None,
+            parameters=dict(view.parameters),
+            metadata=_labels(dict(view.labels)),
+        )
+
+    @patch(
+        ["/v2/service_instances/{instance_id:str}", "/{region:str}/v2/service_instances/{instance_id:str}"],
+        summary="Update an instance",
+        description="200 when nothing needs to be done (or for a trial suspension or unsuspension, which "
+        "runs in the background), 202 with an operation otherwise; 422 AsyncRequired without "
+        "accepts_incomplete=true.",
+        status_code=HTTP_200_OK,
+        responses=_responses(404, 422),
+    )
+    async def update(
+        self,
+        *,
+        instances: Instances,
+        instance_id: InstanceId,
+        data: JSONBody[UpdateRequest],
+        region: Region = None,
+        accepts_incomplete: FromQuery[bool] = False,
+    ) -> Response[UpdateResponse]:
+        result = await instances.update(
+            UpdateCommand(
+                instance_id=instance_id,
+                service_id=data.service_id,
+                plan_id=data.plan_id,
+                context=data.context,
+                parameters=data.parameters,
+                accepts_incomplete=accepts_incomplete,
+            )
+        )
+        metadata = _labels(dict(result.labels)) if result.labels else None
+        if result.operation_id is None:
+            return Response(UpdateResponse(metadata=metadata), status_code=HTTP_200_OK)
+        return Response(
+            UpdateResponse(
+                operation=result.operation_id, dashboard_url=result.dashboard_url or None, metadata=metadata
+            ),
+            status_code=HTTP_202_ACCEPTED,
+        )
+
+    @delete(
+        ["/v2/service_instances/{instance_id:str}", "/{region:str}/v2/service_instances/{instance_id:str}"],
+        summary="Deprovision an instance",
+        description="Always asynchronous: 202 with an operation (the same one while it runs); 410 {} for an "
+        "instance that does not exist.",
+        status_code=HTTP_202_ACCEPTED,
+        responses=_responses(410),
+    )
+    async def deprovision(
+        self,
+        *,
+        request: AnyRequest,
+        instances: Instances,
+        instance_id: InstanceId,
+        service_id: FromQuery[str],
+        plan_id: FromQuery[str],
+        region: Region = None,
+        accepts_incomplete: FromQuery[bool] = False,
+    ) -> DeprovisionResponse:
+        operation = await instances.deprovision(
+            DeprovisionCommand(instance_id=instance_id, user_agent=request.headers.get("user-agent", ""))
+        )
+        return DeprovisionResponse(operation=operation)
+
+    @get(
+        [
+            "/v2/service_instances/{instance_id:str}/last_operation",
+            "/{region:str}/v2/service_instances/{instance_id:str}/last_operation",
+        ],
+        summary="Poll an operation",
+        description="With an operation of this instance, its state; otherwise the instance's latest "
+        "operation. After a finished deprovisioning: succeeded. 404 for an instance that never existed.",
+        responses=_responses(404),
+    )
+    async def last_operation(
+        self,
+        *,
+        instances: Instances,
+        instance_id: InstanceId,
+        region: Region = None,
+        operation: FromQuery[str | None] = None,
+        service_id: FromQuery[str | None] = None,
+        plan_id: FromQuery[str | None] = None,
+    ) -> LastOperationResponse:
+        status = await instances.last_operation(instance_id, operation)
+        return LastOperationResponse(state=status.state, description=status.description or None)
+
+
+class ExpirationController(Controller):
+    path = "/expire"
+    tags = ("Operations",)
+
+    @put(
+        "/service_instance/{instance_id:str}",
+        summary="Expire a trial or free instance",
+        description="Marks the instance expired and suspends it; 202 with the suspension operation.",
+        status_code=HTTP_202_ACCEPTED,
+        responses={code: spec for code, spec in _responses(404).items() if code != 412},
+    )
+    async def expire(self, *, instances: Instances, instance_id: InstanceId) -> DeprovisionResponse:
+        return DeprovisionResponse(operation=await instances.expire(instance_id))

@@ -1,0 +1,96 @@
+"""OSB wire models: what goes over HTTP, decoded, validated and documented by Litestar.
+
+``msgspec.Struct`` rather than attrs here: Litestar decodes, encodes and describes them natively in the
+OpenAPI document, and ``omit_defaults`` leaves out optional OSB fields instead of sending ``null``.
+Unknown fields are ignored, as the OSB spec requires.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class Wire(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False):
+    """Base of every wire model."""
+
+
+# --- requests ----------------------------------------------------------------------------------------
+
+
+class ProvisionRequest(Wire):
+    service_id: str
+    plan_id: str
+    context: dict[str, Any] = msgspec.field(default_factory=dict)
+    parameters: dict[str, Any] = msgspec.field(default_factory=dict)
+    organization_guid: str | None = None
+    space_guid: str | None = None
+
+
+class PreviousValues(Wire):
+    plan_id: str | None = None
+    service_id: str | None = None
+
+
+class UpdateRequest(Wire):
+    service_id: str
+    plan_id: str | None = None
+    context: dict[str, Any] | None = None
+    parameters: dict[str, Any] | None = None
+    previous_values: PreviousValues | None = None
+
+
+# --- responses ---------------------------------------------------------------------------------------
+
+
+class Metadata(Wire):
+    labels: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class ProvisionResponse(Wire):
+    """202 (accepted, or still running) or 200 (an identical instance exists and is ready)."""
+
+    operation: str | None = None
+    dashboard_url: str | None = None
+    metadata: Metadata | None = None
+
+
+class InstanceResponse(Wire):
+    service_id: str
+    plan_id: str
+    dashboard_url: str | None = None
+    parameters: dict[str, Any] = msgspec.field(default_factory=dict)
+    metadata: Metadata | None = None
+
+
+class UpdateResponse(Wire):
+    """200 (done) or 202 (an operation runs)."""
+
+    operation: str | None = None
+    dashboard_url: str | None = None
+    metadata: Metadata | None = None
+
+
+class DeprovisionResponse(Wire):
+    operation: str | None = None
+
+
+class LastOperationResponse(Wire):
+    state: str
+    description: str | None = None
+
+
+class OsbError(Wire):
+    """The OSB error body; ``error`` is a machine-readable key such as ``AsyncRequired``."""
+
+    description: str | None = None
+    error: str | None = None
+
+
+class Empty(Wire):
+    """``{}``."""
+
+
+class Health(Wire):
+    status: str

@@ -1,0 +1,346 @@
+"""SQL storage: the storage ports over SQLAlchemy Core, with row <-> domain mapping functions.
+
+Writes are version-checked (``UPDATE ... WHERE version = :read``); a lost race raises
+StorageConflictError, as does an insert whose key exists. Operation claiming uses
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL so that several broker replicas share the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from keb_adapters.sql import tables as t
+from keb_domain.errors import StorageConflictError
+from keb_domain.model.instance import ArchivedInstance, Instance
+from keb_domain.model.operation import Operation, OperationState, OperationType
+from keb_domain.model.plans import Provider
+from keb_domain.ports import OperationEvent
+
+UNFINISHED = (OperationState.PENDING.value, OperationState.IN_PROGRESS.value)
+
+
+# --- mapping -------------------------------------------------------------------------------------------
+
+
+def instance_to_row(instance: Instance) -> dict[str, Any]:
+    return {
+        "instance_id": instance.instance_id,
+        "runtime_id": instance.runtime_id,
+        "global_account_id": instance.global_account_id,
+        "subaccount_id": instance.subaccount_id,
+        "user_id": instance.user_id,
+        "service_id": instance.service_id,
+        "service_plan_id": instance.plan_id,
+        "service_plan_name": instance.plan_name,
+        "platform_region": instance.platform_region,
+        "provider": instance.provider.value,
+        "provider_region": instance.cluster_region,
+        "shoot_name": instance.shoot_name,
+        "dashboard_url": instance.dashboard_url,
+        "parameters": dict(instance.parameters),
+        "context": dict(instance.context),
+        "eu_access": instance.eu_access,
+        "last_operation_id": instance.last_operation_id,
+        "created_at": instance.created_at,
+        "updated_at": instance.updated_at,
+        "expired_at": instance.expired_at,
+        "version": instance.version,
+    }
+
+
+def instance_from_row(row: Mapping[Any, Any]) -> Instance:
+    return Instance(
+        instance_id=row["instance_id"],
+        runtime_id=row["runtime_id"],
+        global_account_id=row["global_account_id"],
+        subaccount_id=row["subaccount_id"],
+        user_id=row["user_id"],
+        service_id=row["service_id"],
+        plan_id=row["service_plan_id"],
+        plan_name=row["service_plan_name"],
+        platform_region=row["platform_region"],
+        provider=Provider(row["provider"]),
+        cluster_region=row["provider_region"],
+        shoot_name=row["shoot_name"],
+        dashboard_url=row["dashboard_url"],
+        parameters=row["parameters"],
+        context=row["context"],
+        eu_access=row["eu_access"],
+        last_operation_id=row["last_operation_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        expired_at=row["expired_at"],
+        version=row["version"],
+    )
+
+
+def operation_to_row(operation: Operation) -> dict[str, Any]:
+    return {
+        "id": operation.id,
+        "instance_id": operation.instance_id,
+        "type": operation.type.value,
+        "state": operation.state.value,
+        "description": operation.description,
+        "temporary": operation.temporary,
+        "plan_id": operation.plan_id,
+        "runtime_id": operation.runtime_id,
+        "finished_stages": list(operation.finished_stages),
+        "request_digest": operation.request_digest,
+        "parameters": dict(operation.parameters),
+        "user_agent": operation.user_agent,
+        "stage_started_at": operation.stage_started_at,
+        "attempts": operation.attempts,
+        "next_run_at": operation.next_run_at,
+        "created_at": operation.created_at,
+        "updated_at": operation.updated_at,
+        "version": operation.version,
+    }
+
+
+def operation_from_row(row: Mapping[Any, Any]) -> Operation:
+    return Operation(
+        id=row["id"],
+        instance_id=row["instance_id"],
+        type=OperationType(row["type"]),
+        state=OperationState(row["state"]),
+        description=row["description"],
+        temporary=row["temporary"],
+        plan_id=row["plan_id"],
+        runtime_id=row["runtime_id"],
+        finished_stages=tuple(row["finished_stages"]),
+        request_digest=row["request_digest"],
+        parameters=row["parameters"],
+        user_agent=row["user_agent"],
+        stage_started_at=row["stage_started_at"],
+        attempts=row["attempts"],
+        next_run_at=row["next_run_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        version=row["version"],
+    )
+
+
+_ARCHIVE_COLUMNS = {"platform_region": "subaccount_region", "cluster_region": "region"}
+
+
+def archived_to_row(archived: ArchivedInstance) -> dict[str, Any]:
+    return {_ARCHIVE_COLUMNS.get(k, k): v for k, v in attrs.asdict(archived).items()}
+
+
+def archived_from_row(row: Mapping[Any, Any]) -> ArchivedInstance:
+    names = {v: k for k, v in _ARCHIVE_COLUMNS.items()}
+    return ArchivedInstance(**{names.get(k, k): v for k, v in row.items()})
+
+
+# --- repositories ------------------------------------------------------------------------------------
+
+
+class _Instances:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def get(self, instance_id: str) -> Instance | None:
+        row = (
+            await self._c.execute(sa.select(t.instances).where(t.instances.c.instance_id == instance_id))
+        ).first()
+        return instance_from_row(row._mapping) if row else None
+
+    async def add(self, instance: Instance) -> None:
+        try:
+            await self._c.execute(
+                sa.insert(t.instances).values(instance_to_row(attrs.evolve(instance, version=1)))
+            )
+        except IntegrityError:
+            raise StorageConflictError(f"instance {instance.instance_id} already exists") from None
+
+    async def update(self, instance: Instance) -> Instance:
+        updated = attrs.evolve(instance, version=instance.version + 1)
+        result = await self._c.execute(
+            sa.update(t.instances)
+            .where(
+                t.instances.c.instance_id == instance.instance_id, t.instances.c.version == instance.version
+            )
+            .values(instance_to_row(updated))
+        )
+        if result.rowcount != 1:
+            raise StorageConflictError(f"instance {instance.instance_id} was changed by a concurrent writer")
+        return updated
+
+    async def delete(self, instance_id: str) -> None:
+        await self._c.execute(sa.delete(t.instances).where(t.instances.c.instance_id == instance_id))
+
+    async def exists_for_global_account(self, global_account_id: str) -> bool:
+        query = sa.select(sa.literal(1)).where(t.instances.c.global_account_id == global_account_id).limit(1)
+        return (await self._c.execute(query)).first() is not None
+
+
+class _Operations:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def get(self, operation_id: str) -> Operation | None:
+        row = (
+            await self._c.execute(sa.select(t.operations).where(t.operations.c.id == operation_id))
+        ).first()
+        return operation_from_row(row._mapping) if row else None
+
+    async def add(self, operation: Operation) -> None:
+        try:
+            await self._c.execute(
+                sa.insert(t.operations).values(operation_to_row(attrs.evolve(operation, version=1)))
+            )
+        except IntegrityError:
+            raise StorageConflictError(f"operation {operation.id} already exists") from None
+
+    async def update(self, operation: Operation) -> Operation:
+        updated = attrs.evolve(operation, version=operation.version + 1)
+        result = await self._c.execute(
+            sa.update(t.operations)
+            .where(t.operations.c.id == operation.id, t.operations.c.version == operation.version)
+            .values(operation_to_row(updated))
+        )
+        if result.rowcount != 1:
+            raise StorageConflictError(f"operation {operation.id} was changed by a concurrent writer")
+        return updated
+
+    async def list_for_instance(self, instance_id: str) -> list[Operation]:
+        query = (
+            sa.select(t.operations)
+            .where(t.operations.c.instance_id == instance_id)
+            .order_by(t.operations.c.created_at, t.operations.c.id)
+        )
+        return [operation_from_row(row._mapping) for row in await self._c.execute(query)]
+
+    async def delete_for_instance(self, instance_id: str) -> None:
+        await self._c.execute(sa.delete(t.operations).where(t.operations.c.instance_id == instance_id))
+
+
+class _Archive:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def get(self, instance_id: str) -> ArchivedInstance | None:
+        query = sa.select(t.instances_archived).where(t.instances_archived.c.instance_id == instance_id)
+        row = (await self._c.execute(query)).first()
+        return archived_from_row(row._mapping) if row else None
+
+    async def add(self, archived: ArchivedInstance) -> None:
+        await self._c.execute(
+            sa.delete(t.instances_archived).where(t.instances_archived.c.instance_id == archived.instance_id)
+        )
+        await self._c.execute(sa.insert(t.instances_archived).values(archived_to_row(archived)))
+
+
+class _Events:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def add(self, event: OperationEvent) -> None:
+        await self._c.execute(sa.insert(t.events).values(attrs.asdict(event)))
+
+    async def list(
+        self, *, instance_ids: Sequence[str] = (), operation_ids: Sequence[str] = ()
+    ) -> list[OperationEvent]:
+        query = sa.select(
+            t.events.c.instance_id,
+            t.events.c.operation_id,
+            t.events.c.level,
+            t.events.c.message,
+            t.events.c.created_at,
+        ).order_by(t.events.c.created_at, t.events.c.id)
+        if instance_ids or operation_ids:
+            query = query.where(
+                sa.or_(t.events.c.instance_id.in_(instance_ids), t.events.c.operation_id.in_(operation_ids))
+            )
+        return [OperationEvent(**row._mapping) for row in await self._c.execute(query)]
+
+
+class SqlUnitOfWork:
+    """One database transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def __aenter__(self) -> Self:
+        self._connection = await self._engine.connect()
+        await self._connection.begin()
+        self.instances = _Instances(self._connection)
+        self.operations = _Operations(self._connection)
+        self.archive = _Archive(self._connection)
+        self.events = _Events(self._connection)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if self._connection.in_transaction():
+                await self._connection.rollback()
+        finally:
+            await self._connection.close()
+
+    async def commit(self) -> None:
+        try:
+            await self._connection.commit()
+        except IntegrityError:
+            raise StorageConflictError("a concurrent writer created the same row") from None
+        await self._connection.begin()
+
+
+class SqlStorage:
+    """The unit-of-work factory and the operation queue over one engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._skip_locked = engine.dialect.name == "postgresql"
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine)
+
+    async def claim_due(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[str]:
+        ops = t.operations
+        due = sa.and_(
+            ops.c.state.in_(UNFINISHED),
+            sa.or_(ops.c.next_run_at.is_(None), ops.c.next_run_at <= now),
+            sa.or_(ops.c.lease_until.is_(None), ops.c.lease_until < now),
+        )
+        async with self.engine.begin() as connection:
+            query = sa.select(ops.c.id).where(due).order_by(ops.c.next_run_at, ops.c.created_at).limit(limit)
+            if self._skip_locked:
+                query = query.with_for_update(skip_locked=True)
+            candidates = [row.id for row in await connection.execute(query)]
+            claimed: list[str] = []
+            for operation_id in candidates:
+                # The same condition again: without row locks (SQLite) this is what makes a claim exclusive.
+                result = await connection.execute(
+                    sa.update(ops)
+                    .where(ops.c.id == operation_id, due)
+                    .values(lease_owner=owner, lease_until=lease_until)
+                )
+                if result.rowcount == 1:
+                    claimed.append(operation_id)
+        return claimed
+
+    async def release(self, operation_id: str, owner: str) -> None:
+        ops = t.operations
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                sa.update(ops)
+                .where(ops.c.id == operation_id, ops.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    async def next_due_at(self) -> datetime | None:
+        ops = t.operations
+        async with self.engine.connect() as connection:
+            query = sa.select(sa.func.min(ops.c.next_run_at)).where(ops.c.state.in_(UNFINISHED))
+            value: datetime | None = (await connection.execute(query)).scalar()
+        return value

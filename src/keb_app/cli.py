@@ -1,0 +1,75 @@
+"""``keb``: the broker's command line.
+
+keb serve       run the broker (the embedded defaults, or what APP_* variables configure)
+keb migrate     bring the database schema up to date and exit
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+import uvicorn
+
+from keb_adapters.sql.database import create_engine, migrate
+from keb_app.app import create_app
+from keb_app.bootstrap import build_services
+from keb_app.logs import configure_logging
+from keb_app.settings import Settings
+from keb_domain.errors import ConfigurationError
+
+log = logging.getLogger("keb")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env(os.environ)
+    except ConfigurationError as error:
+        print(f"keb: configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def serve(settings: Settings) -> None:
+    services = build_services(settings)
+    log.info(
+        "keb broker on http://%s:%d, database %s, default platform region %s",
+        settings.host,
+        settings.port,
+        settings.database_kind,
+        settings.broker.default_platform_region,
+    )
+    log.warning(
+        "no real cluster is created: runtimes live in an in-memory control plane whose KIM simulation turns "
+        "them Ready after %.1fs",
+        settings.local_ready_after,
+    )
+    app = create_app(services)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+async def _migrate(settings: Settings) -> None:
+    if settings.database_kind == "sqlite":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="keb", description="Kyma Environment Broker")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the broker")
+    commands.add_parser("migrate", help="apply database migrations and exit")
+    args = parser.parse_args(argv)
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if args.command == "serve":
+        serve(settings)
+    elif args.command == "migrate":
+        asyncio.run(_migrate(settings))
+        log.info("database schema is up to date")

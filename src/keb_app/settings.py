@@ -1,0 +1,271 @@
+"""Settings from the environment, with KEB's variable names where KEB has the setting.
+
+A KEB operator's values carry over: durations accept Go strings (``500ms``, ``10s``, ``60m``, ``7h``,
+``1h30m``), booleans accept ``true``/``false``, lists are comma-separated. A bad value stops startup with
+a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Callable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+import yaml
+
+from keb_domain.errors import ConfigurationError
+from keb_domain.model.catalog import CatalogSettings
+from keb_domain.model.configuration import (
+    TrialRegionMapping,
+    parse_plans_configuration,
+    parse_providers_configuration,
+)
+from keb_domain.model.plans import ALL_PLANS, PLANS_BY_NAME, Provider
+from keb_domain.model.regions import RegionPolicy
+from keb_domain.model.resources import OidcConfig, RuntimeDefaults
+from keb_domain.model.schemas import SchemaOptions
+from keb_domain.usecases.config import BrokerConfig, Pacing, Timeouts
+
+T = TypeVar("T")
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go duration string; a bare number is seconds."""
+    text = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    position, total = 0, 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != position:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        position = match.end()
+    if position != len(text) or not text:
+        raise ValueError(f"{text!r} is not a duration such as 10s, 60m or 1h30m")
+    return total
+
+
+def parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off", ""):
+        return False
+    raise ValueError(f"{text!r} is not true or false")
+
+
+def parse_list(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def parse_int(text: str) -> int:
+    return int(text.strip())
+
+
+class _Env:
+    """Reads typed values and names the variable in every error."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def get(self, key: str, parse: Callable[[str], T], default: T) -> T:
+        raw = self._env.get(key)
+        if raw is None or raw == "":
+            return default
+        try:
+            return parse(raw)
+        except ValueError as error:
+            raise ConfigurationError(f"{key}: {error}") from None
+
+    def text(self, key: str, default: str) -> str:
+        return self.get(key, str, default)
+
+
+def _load_yaml(key: str, path: str | None, default_resource: str) -> Any:
+    try:
+        if path:
+            return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return yaml.safe_load(
+            resources.files("keb_app.defaults").joinpath(default_resource).read_text("utf-8")
+        )
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigurationError(f"{key}: cannot read {path or default_resource}: {error}") from None
+
+
+def _plan_names(key: str, names: tuple[str, ...]) -> frozenset[str]:
+    unknown = [n for n in names if n not in PLANS_BY_NAME]
+    if unknown:
+        raise ConfigurationError(f"{key}: unknown plan name(s) {', '.join(unknown)}")
+    return frozenset(names)
+
+
+def _database_url(env: _Env, data_dir: Path) -> str:
+    url = env.text("APP_DATABASE_URL", "")
+    if url:
+        if url.startswith("postgres://") or url.startswith("postgresql://"):
+            url = "postgresql+asyncpg://" + url.split("://", 1)[1]
+        return url
+    host = env.text("APP_DATABASE_HOST", "")
+    if host:
+        user = urllib.parse.quote(env.text("APP_DATABASE_USER", "postgres"), safe="")
+        password = urllib.parse.quote(env.text("APP_DATABASE_PASSWORD", ""), safe="")
+        credentials = f"{user}:{password}@" if password else f"{user}@"
+        port = env.text("APP_DATABASE_PORT", "5432")
+        name = env.text("APP_DATABASE_NAME", "broker")
+        sslmode = env.text("APP_DATABASE_SSLMODE", "")
+        query = f"?ssl={sslmode}" if sslmode and sslmode != "disable" else ""
+        return f"postgresql+asyncpg://{credentials}{host}:{port}/{name}{query}"
+    return f"sqlite+aiosqlite:///{data_dir / 'keb.db'}"
+
+
+@attrs.frozen
+class Settings:
+    """Everything the application is configured with."""
+
+    host: str
+    port: int
+    data_dir: Path
+    database_url: str
+    broker: BrokerConfig
+    recovery_delay: float
+    workers: int
+    local_ready_after: float
+    log_level: str
+    log_format: str
+
+    def __repr__(self) -> str:
+        # The database URL may carry a password.
+        return f"Settings(host={self.host!r}, port={self.port}, data_dir={str(self.data_dir)!r})"
+
+    @property
+    def database_kind(self) -> str:
+        return "sqlite" if self.database_url.startswith("sqlite") else "postgresql"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        env = _Env(environ)
+        data_dir = Path(env.text("APP_DATA_DIR", ".keb")).expanduser()
+
+        plans_path = env.text("APP_PLANS_CONFIGURATION_FILE_PATH", "")
+        providers_path = env.text("APP_PROVIDERS_CONFIGURATION_FILE_PATH", "")
+        try:
+            plans = parse_plans_configuration(
+                _load_yaml("APP_PLANS_CONFIGURATION_FILE_PATH", plans_path, "plans.yaml") or {}
+            )
+            providers = parse_providers_configuration(
+                _load_yaml("APP_PROVIDERS_CONFIGURATION_FILE_PATH", providers_path, "providers.yaml") or {}
+            )
+        except ConfigurationError as error:
+            raise ConfigurationError(f"plans/providers configuration: {error}") from None
+        trial = TrialRegionMapping()
+        trial_path = env.text("APP_TRIAL_REGION_MAPPING_FILE_PATH", "")
+        if trial_path:
+            mapping = _load_yaml("APP_TRIAL_REGION_MAPPING_FILE_PATH", trial_path, "")
+            if not isinstance(mapping, Mapping):
+                raise ConfigurationError("APP_TRIAL_REGION_MAPPING_FILE_PATH: expected a mapping")
+            trial = attrs.evolve(trial, platform_to_abstract={str(k): str(v) for k, v in mapping.items()})
+        trial_provider_name = env.text("APP_INFRASTRUCTURE_MANAGER_DEFAULT_TRIAL_PROVIDER", "Azure")
+        try:
+            trial_provider = Provider.from_trial_parameter(trial_provider_name)
+        except ValueError:
+            raise ConfigurationError(
+                "APP_INFRASTRUCTURE_MANAGER_DEFAULT_TRIAL_PROVIDER: "
+                f"{trial_provider_name!r} is not AWS, Azure or GCP"
+            ) from None
+        policy = RegionPolicy(
+            plans=plans, providers=providers, trial=trial, default_trial_provider=trial_provider
+        )
+
+        all_names = tuple(p.name for p in ALL_PLANS)
+        catalog = CatalogSettings(
+            enabled_plans=_plan_names(
+                "APP_BROKER_ENABLE_PLANS", env.get("APP_BROKER_ENABLE_PLANS", parse_list, all_names)
+            ),
+            bindings_enabled=env.get("APP_BROKER_BINDING_ENABLED", parse_bool, True),
+            bindable_plans=_plan_names(
+                "APP_BROKER_BINDING_BINDABLE_PLANS",
+                env.get("APP_BROKER_BINDING_BINDABLE_PLANS", parse_list, all_names),
+            ),
+            plan_upgrades_enabled=env.get("APP_BROKER_ENABLE_PLAN_UPGRADES", parse_bool, False),
+            schema_options=SchemaOptions(
+                reject_unsupported_parameters=env.get(
+                    "APP_BROKER_REJECT_UNSUPPORTED_PARAMETERS", parse_bool, False
+                ),
+                default_module_channel=env.text("APP_BROKER_DEFAULT_MODULE_CHANNEL", "regular"),
+            ),
+        )
+        oidc = OidcConfig()
+        oidc_path = env.text("APP_SKR_OIDC_DEFAULT_VALUES_YAML_FILE_PATH", "")
+        if oidc_path:
+            raw_oidc = _load_yaml("APP_SKR_OIDC_DEFAULT_VALUES_YAML_FILE_PATH", oidc_path, "") or {}
+            oidc = OidcConfig(
+                client_id=str(raw_oidc.get("clientID", oidc.client_id)),
+                issuer_url=str(raw_oidc.get("issuerURL", oidc.issuer_url)),
+                groups_claim=str(raw_oidc.get("groupsClaim", oidc.groups_claim)),
+                groups_prefix=str(raw_oidc.get("groupsPrefix", oidc.groups_prefix)),
+                username_claim=str(raw_oidc.get("usernameClaim", oidc.username_claim)),
+                username_prefix=str(raw_oidc.get("usernamePrefix", oidc.username_prefix)),
+                signing_algs=tuple(raw_oidc.get("signingAlgs", oidc.signing_algs)),
+            )
+        runtime = RuntimeDefaults(
+            kubernetes_version=env.text("APP_INFRASTRUCTURE_MANAGER_KUBERNETES_VERSION", "1.33"),
+            machine_image=env.text("APP_INFRASTRUCTURE_MANAGER_MACHINE_IMAGE", ""),
+            machine_image_version=env.text("APP_INFRASTRUCTURE_MANAGER_MACHINE_IMAGE_VERSION", ""),
+            default_purpose=env.text(
+                "APP_INFRASTRUCTURE_MANAGER_DEFAULT_GARDENER_SHOOT_PURPOSE", "development"
+            ),
+            multi_zone=env.get("APP_INFRASTRUCTURE_MANAGER_MULTI_ZONE_CLUSTER", parse_bool, True),
+            shoot_domain=env.text("APP_GARDENER_SHOOT_DOMAIN", "kyma.example.com"),
+            oidc=oidc,
+        )
+        timeouts = Timeouts(
+            runtime_create=env.get("APP_STEP_TIMEOUTS_CHECK_RUNTIME_RESOURCE_CREATE", parse_duration, 3600.0),
+            runtime_update=env.get(
+                "APP_STEP_TIMEOUTS_CHECK_RUNTIME_RESOURCE_UPDATE", parse_duration, 10800.0
+            ),
+            runtime_deletion=env.get(
+                "APP_STEP_TIMEOUTS_CHECK_RUNTIME_RESOURCE_DELETION", parse_duration, 3600.0
+            ),
+            operation=env.get("APP_BROKER_OPERATION_TIMEOUT", parse_duration, 86400.0),
+        )
+        # Against the local landscape runtimes are Ready in seconds; a real KCP is polled every 10s (KEB).
+        local = not env.text("APP_KCP_KUBECONFIG", "")
+        poll = env.get("APP_OPERATION_POLL_INTERVAL", parse_duration, 1.0 if local else 10.0)
+        pacing = Pacing(poll_interval=poll, retry_base=min(1.0, poll), retry_max=max(60.0, poll))
+        port = env.get("APP_BROKER_PORT", parse_int, 8080)
+        host = env.text("APP_BROKER_HOST", "127.0.0.1")
+        broker = BrokerConfig(
+            policy=policy,
+            catalog=catalog,
+            runtime=runtime,
+            timeouts=timeouts,
+            pacing=pacing,
+            default_platform_region=env.text("APP_BROKER_DEFAULT_REQUEST_REGION", "cf-eu10"),
+            only_single_trial_per_global_account=env.get(
+                "APP_BROKER_ONLY_SINGLE_TRIAL_PER_GA", parse_bool, True
+            ),
+            update_processing_enabled=env.get("APP_UPDATE_PROCESSING_ENABLED", parse_bool, True),
+            dashboard_landscape_url=env.text(
+                "APP_KYMA_DASHBOARD_CONFIG_LANDSCAPE_URL", "https://dashboard.kyma.cloud.sap"
+            ),
+            broker_url=env.text("APP_BROKER_URL", f"http://{host}:{port}"),
+        )
+        return cls(
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            database_url=_database_url(env, data_dir),
+            broker=broker,
+            recovery_delay=env.get("APP_OPERATION_RECOVERY_DELAY", parse_duration, 120.0),
+            workers=env.get("APP_OPERATION_WORKERS", parse_int, 20),
+            local_ready_after=env.get("APP_LOCAL_LANDSCAPE_READY_AFTER", parse_duration, 3.0),
+            log_level=env.text("APP_LOG_LEVEL", "info").upper(),
+            log_format=env.text("APP_LOG_FORMAT", "text"),
+        )
