@@ -10,6 +10,7 @@ from litestar import Litestar, Router, get
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.response import Redirect
 
 from keb_adapters.http.errors import EXCEPTION_HANDLERS
 from keb_adapters.http.osb import (
@@ -24,9 +25,15 @@ from keb_domain.usecases.config import BrokerConfig
 from keb_domain.usecases.instances import InstanceUseCases
 
 
-@get("/healthz", tags=["Operations"], summary="Liveness and readiness", include_in_schema=True)
+@get("/healthz", tags=["Operations"], summary="Liveness and readiness")
 async def healthz() -> Health:
     return Health(status="ok")
+
+
+@get("/", include_in_schema=False)
+async def index() -> Redirect:
+    """KEB serves its Swagger UI at the root; so do we."""
+    return Redirect("/schema/swagger")
 
 
 def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
@@ -61,7 +68,7 @@ def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
         "config": Provide(provide_config, sync_to_thread=False),
     }
     return Litestar(
-        route_handlers=[osb, ExpirationController, healthz],
+        route_handlers=[osb, ExpirationController, healthz, index],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
@@ -70,7 +77,7 @@ def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
             version="2.14",
             description="An Open Service Broker for SAP BTP, Kyma runtimes.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(path="/")],
+            render_plugins=[SwaggerRenderPlugin(path="/swagger")],
         ),
         logging_config=None,  # keb_app.logs configures logging once for the whole process
         debug=False,

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from keb_adapters.http.wire import Empty, OsbError
@@ -76,7 +76,7 @@ def handle_http(_: AnyRequest, exc: HTTPException) -> Response[OsbError | Empty]
         log.error("internal error: %s", exc.detail)
         return osb_error(status, "internal error")
     detail = str(exc.detail)
-    if "JSON is malformed" in detail or "Malformed" in detail:
+    if isinstance(exc.__cause__, SerializationException):  # Litestar could not decode the body
         detail = f"the request body is not valid JSON: {detail}"
     return osb_error(status, detail)
 
