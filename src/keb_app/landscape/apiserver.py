@@ -1,0 +1,548 @@
+"""One HTTPS server on loopback hosting many in-memory Kubernetes clusters under path prefixes.
+
+Cluster ``kcp`` is served at ``https://127.0.0.1:PORT/clusters/kcp``; clients append ``/api/v1/...`` as
+they would to any API server URL. The server runs in its own thread (stdlib ``ThreadingHTTPServer`` and
+``ssl``), so it is independent of any asyncio loop of the caller, and the official Python client and
+kubectl both talk to it over real TLS with real CA data, bearer tokens and client certificates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import re
+import socket
+import ssl
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+from keb_app.landscape import _kubeconfig
+from keb_app.landscape._errors import ApiError, unknown_resource
+from keb_app.landscape._pki import CertificateAuthority, IssuedCertificate, fingerprint_der
+from keb_app.landscape._resources import ResourceRegistry, default_registry
+from keb_app.landscape._state import StateDirectory
+from keb_app.landscape.cluster import (
+    ApiRequest,
+    Credentials,
+    FakeCluster,
+    Fault,
+    PresentedCertificate,
+)
+
+JsonObject = dict[str, Any]
+
+_log = logging.getLogger(__name__)
+
+_CLUSTER_PATH = re.compile(r"^/clusters/(?P<name>[a-z0-9]([-a-z0-9]*[a-z0-9])?)(?P<rest>/.*)?$")
+_CLUSTER_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# OpenSSL's X509_V_FLAG_NO_CHECK_TIME: the TLS layer accepts an expired client certificate so that the
+# authenticator can answer 401, as kube-apiserver does, instead of failing the handshake.
+_NO_CHECK_TIME = 0x200000
+_STATE_FILE = "landscape.json"
+_FAULT_REASONS = {
+    429: ("TooManyRequests", "Too many requests, please try again later."),
+    500: ("InternalError", "Internal error occurred: injected fault"),
+    502: ("", "Bad Gateway"),
+    503: ("ServiceUnavailable", "the server is currently unable to handle the request"),
+    504: ("Timeout", "the server was unable to return a response in the time allotted"),
+}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Parses HTTP, finds the cluster, applies injected faults and writes JSON answers."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "kube-apiserver-double"
+    sys_version = ""
+    server: _HttpServer
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        _log.debug("%s " + format, self.address_string(), *args)
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline().strip():
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send_json(self, status: int, body: JsonObject, headers: Iterable[tuple[str, str]] = ()) -> None:
+        data = json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Audit-Id", str(uuid.uuid4()))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _serve(self) -> None:
+        landscape = self.server.landscape
+        body = self._read_body()
+        url = urlsplit(self.path)
+        match = _CLUSTER_PATH.match(url.path)
+        cluster = landscape.find_cluster(match["name"]) if match else None
+        if match is None or cluster is None:
+            self._send_json(404, unknown_resource().to_status())
+            return
+        path = match["rest"] or "/"
+        fault = cluster.take_fault(self.command, path)
+        if fault is not None:
+            self._answer_fault(cluster, fault, path, url.query)
+            return
+        authorization = self.headers.get("Authorization") or ""
+        scheme, _, token = authorization.partition(" ")
+        request = ApiRequest(
+            method=self.command,
+            path=path,
+            query={k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()},
+            content_type=self.headers.get("Content-Type"),
+            accept=self.headers.get("Accept") or "application/json",
+            body=body,
+            credentials=Credentials(
+                bearer_token=token.strip() if scheme.lower() == "bearer" and token.strip() else None,
+                certificate=landscape.presented_certificate(self.connection),
+            ),
+            server_address=self.headers.get("Host") or f"{landscape.host}:{landscape.port}",
+        )
+        response = cluster.handle(request)
+        self._send_json(response.status, response.body)
+
+    def _answer_fault(self, cluster: FakeCluster, fault: Fault, path: str, query: str) -> None:
+        if fault.action in ("timeout", "drop"):
+            if fault.action == "timeout":
+                # Hold the request longer than a client's timeout (or until the server stops), then hang up.
+                self.server.stopping.wait(fault.delay)
+            cluster.record(self.command, path, 0, query)
+            self.close_connection = True
+            return
+        status = int(fault.action)
+        reason, message = _FAULT_REASONS.get(status, ("", f"injected fault {status}"))
+        cluster.record(self.command, path, status, query)
+        headers = [("Retry-After", "1")] if status in (429, 503) else []
+        error = ApiError(status, reason, message)
+        self._send_json(status, error.to_status(), headers)
+
+
+class _HttpServer(ThreadingHTTPServer):
+    """Threaded HTTP server that performs the TLS handshake in each connection's own thread."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], landscape: KubeApiServer, context: ssl.SSLContext) -> None:
+        self.landscape = landscape
+        self.context = context
+        self.stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.address_family = family
+        super().__init__(address, _Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(30)
+        try:
+            connection = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as error:
+            _log.debug("TLS handshake with %s failed: %s", client_address, error)
+            with contextlib.suppress(OSError):
+                request.close()
+            return
+        with self._connections_lock:
+            self._connections.add(connection)
+        try:
+            connection.settimeout(120)
+            _Handler(connection, client_address, self)
+        except (OSError, ssl.SSLError) as error:
+            _log.debug("connection from %s ended: %s", client_address, error)
+        finally:
+            with self._connections_lock:
+                self._connections.discard(connection)
+            with contextlib.suppress(OSError):
+                connection.close()
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class KubeApiServer:
+    """A stateful Kubernetes API double over HTTPS, hosting clusters at ``/clusters/{name}``.
+
+    Args:
+        host: address to bind; also put into the serving certificate.
+        port: port to bind, 0 for an ephemeral one. Reuse the same port (and ``state_dir``) to keep
+            earlier kubeconfigs working across restarts.
+        state_dir: when given, CA, clusters, objects, issued certificates and admin tokens are
+            written through to this directory (owner-only files) and reloaded on :meth:`start`.
+        clock: epoch seconds; drives timestamps, token and certificate validity (tests pass a fake).
+        registry: the resources every cluster serves.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state_dir: Path | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        registry: ResourceRegistry | None = None,
+    ) -> None:
+        self.host = host
+        self._requested_port = port
+        self._state = StateDirectory(state_dir) if state_dir is not None else None
+        self._clock = clock
+        self._registry = registry or default_registry()
+        self._lock = threading.RLock()
+        self._clusters: dict[str, FakeCluster] = {}
+        self._issued: dict[str, JsonObject] = {}
+        self._ca: CertificateAuthority | None = None
+        self._httpd: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        where = self.base_url if self._httpd is not None else "stopped"
+        return f"KubeApiServer({where}, clusters={sorted(self._clusters)})"
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def persisted_port(state_dir: Path) -> int | None:
+        """The port a server with this state directory last listened on, if any."""
+        try:
+            document = json.loads((state_dir / _STATE_FILE).read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+        port = document.get("port")
+        return port if isinstance(port, int) and port > 0 else None
+
+    def start(self) -> KubeApiServer:
+        """Load persisted state (if any), bind, and serve in a background thread."""
+        if self._httpd is not None:
+            raise RuntimeError("the API server is already running")
+        self._load()
+        context = self._ssl_context()
+        httpd = _HttpServer((self.host, self._requested_port), self, context)
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="keb-landscape-apiserver",
+            daemon=True,
+        )
+        self._thread.start()
+        self._save()
+        _log.info("Kubernetes API double serving at %s", self.base_url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every open connection; state stays on disk."""
+        httpd, thread = self._httpd, self._thread
+        if httpd is None:
+            return
+        httpd.stopping.set()
+        httpd.shutdown()
+        httpd.close_connections()
+        httpd.server_close()
+        if thread is not None:
+            thread.join(timeout=10)
+        self._httpd = None
+        self._thread = None
+
+    def __enter__(self) -> KubeApiServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("the API server is not running")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"https://{host}:{self.port}"
+
+    def now(self) -> float:
+        """The server's clock (epoch seconds): what timestamps and credential validity use."""
+        return self._clock()
+
+    @property
+    def ca_pem(self) -> bytes:
+        """The CA certificate every cluster's serving certificate chains to."""
+        return self._authority().cert_pem
+
+    def cluster_url(self, name: str) -> str:
+        """The server URL of a cluster, as kubeconfigs carry it."""
+        return f"{self.base_url}/clusters/{name}"
+
+    # --- clusters -----------------------------------------------------------------------------------
+
+    def add_cluster(self, name: str, namespaces: Iterable[str] = ("default",)) -> FakeCluster:
+        """Create an empty cluster with the given namespaces.
+
+        Raises:
+            ValueError: the name is not a DNS label or the cluster exists.
+        """
+        if not _CLUSTER_NAME.match(name) or len(name) > 63:
+            raise ValueError(f"cluster name {name!r} must be a lowercase DNS label")
+        cluster = FakeCluster(name, registry=self._registry, host=self, clock=self._clock)
+        with self._lock:
+            if name in self._clusters:
+                raise ValueError(f"cluster {name!r} exists already")
+            self._clusters[name] = cluster
+            self._save()
+        for namespace in namespaces:
+            cluster.ensure_namespace(namespace)
+        self.cluster_changed(cluster)
+        return cluster
+
+    def remove_cluster(self, name: str) -> None:
+        """Forget a cluster and revoke the client certificates issued for it (missing is fine)."""
+        with self._lock:
+            if self._clusters.pop(name, None) is None:
+                return
+            self._issued = {fp: entry for fp, entry in self._issued.items() if entry["cluster"] != name}
+            if self._state is not None:
+                self._state.remove(f"clusters/{name}.json")
+            self._save()
+
+    def cluster(self, name: str) -> FakeCluster:
+        """The cluster named ``name``.
+
+        Raises:
+            KeyError: no such cluster.
+        """
+        with self._lock:
+            return self._clusters[name]
+
+    def find_cluster(self, name: str) -> FakeCluster | None:
+        with self._lock:
+            return self._clusters.get(name)
+
+    @property
+    def clusters(self) -> list[str]:
+        with self._lock:
+            return sorted(self._clusters)
+
+    # --- credentials --------------------------------------------------------------------------------
+
+    def issue_client_certificate(
+        self,
+        cluster: str,
+        *,
+        common_name: str = "kubernetes-admin",
+        organizations: tuple[str, ...] = ("system:masters",),
+        not_before: float | None = None,
+        not_after: float | None = None,
+    ) -> IssuedCertificate:
+        """A client certificate accepted by ``cluster`` only, between ``not_before`` and ``not_after``
+        (epoch seconds of the server's clock; default: now until a year from now)."""
+        now = self._clock()
+        start = now - 60 if not_before is None else not_before
+        end = now + 365 * 24 * 3600 if not_after is None else not_after
+        issued = self._authority().issue_client(
+            common_name,
+            organizations,
+            dt.datetime.fromtimestamp(start, dt.UTC),
+            dt.datetime.fromtimestamp(end, dt.UTC),
+        )
+        with self._lock:
+            self._issued[issued.fingerprint] = {
+                "cluster": cluster,
+                "user": common_name,
+                "groups": list(organizations),
+                "notBefore": start,
+                "notAfter": end,
+            }
+            self._save()
+        return issued
+
+    def presented_certificate(self, connection: Any) -> PresentedCertificate | None:
+        """What the landscape issued the peer's (CA-verified) client certificate for, if anything."""
+        try:
+            der = connection.getpeercert(binary_form=True)
+        except (AttributeError, ValueError, OSError):
+            return None
+        if not der:
+            return None
+        with self._lock:
+            entry = self._issued.get(fingerprint_der(der))
+        if entry is None:
+            return None
+        return PresentedCertificate(
+            cluster=entry["cluster"],
+            user=entry["user"],
+            groups=tuple(entry["groups"]),
+            not_before=float(entry["notBefore"]),
+            not_after=float(entry["notAfter"]),
+        )
+
+    def admin_kubeconfig(
+        self, cluster: str, auth: Literal["token", "certificate"] = "token", *, context: str | None = None
+    ) -> JsonObject:
+        """A kubeconfig with full access to ``cluster`` via its admin token or a fresh client certificate.
+
+        Raises:
+            KeyError: no such cluster.
+        """
+        target = self.cluster(cluster)
+        name = context or cluster
+        if auth == "token":
+            user = _kubeconfig.token_user(target.admin_token)
+        else:
+            issued = self.issue_client_certificate(cluster)
+            user = _kubeconfig.certificate_user(issued.cert_pem, issued.key_pem)
+        return _kubeconfig.build_kubeconfig(
+            [(name, self.cluster_url(cluster))], self.ca_pem, f"{name}-admin", user
+        )
+
+    def cluster_for_url(self, url: str) -> str | None:
+        """The name of the cluster a server URL of this landscape points at (by its path)."""
+        match = _CLUSTER_PATH.match(urlsplit(url).path.rstrip("/") or "/")
+        return match["name"] if match else None
+
+    # --- ClusterHost --------------------------------------------------------------------------------
+
+    def shoot_admin_kubeconfig(
+        self,
+        addresses: list[tuple[str, str]],
+        common_name: str,
+        organizations: tuple[str, ...],
+        not_before: float,
+        not_after: float,
+    ) -> JsonObject:
+        """Gardener's admin kubeconfig: a certificate valid for the cluster behind the first address.
+
+        Unlike Gardener, the server URL keeps its path, since the landscape serves clusters under
+        ``/clusters/{name}`` rather than on their own host names.
+        """
+        cluster = self.cluster_for_url(addresses[0][1]) or ""
+        issued = self.issue_client_certificate(
+            cluster,
+            common_name=common_name,
+            organizations=organizations,
+            not_before=not_before,
+            not_after=not_after,
+        )
+        user = _kubeconfig.certificate_user(issued.cert_pem, issued.key_pem)
+        return _kubeconfig.build_kubeconfig(addresses, self.ca_pem, addresses[0][0], user)
+
+    def cluster_changed(self, cluster: FakeCluster) -> None:
+        """Write a cluster through to the state directory (called with the cluster's lock held)."""
+        if self._state is None:
+            return
+        with self._lock:
+            if self._clusters.get(cluster.name) is not cluster:
+                return  # removed meanwhile: do not resurrect its file
+        self._state.write(f"clusters/{cluster.name}.json", cluster.snapshot())
+
+    # --- internals ----------------------------------------------------------------------------------
+
+    def _authority(self) -> CertificateAuthority:
+        if self._ca is None:
+            self._ca = CertificateAuthority.generate()
+        return self._ca
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        hosts = [self.host, "127.0.0.1", "localhost", "::1"]
+        cert_pem, key_pem = self._authority().issue_server(list(dict.fromkeys(hosts)))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        with tempfile.TemporaryDirectory(prefix="keb-landscape-tls-") as directory:
+            cert_file, key_file = Path(directory) / "tls.crt", Path(directory) / "tls.key"
+            cert_file.write_bytes(cert_pem)
+            key_file.touch(mode=0o600)
+            key_file.write_bytes(key_pem)
+            context.load_cert_chain(cert_file, key_file)
+        context.load_verify_locations(cadata=self._authority().cert_pem.decode("ascii"))
+        context.verify_mode = ssl.CERT_OPTIONAL
+        context.verify_flags = ssl.VerifyFlags(int(context.verify_flags) | _NO_CHECK_TIME)
+        return context
+
+    def _load(self) -> None:
+        if self._state is None:
+            return
+        document = self._state.read(_STATE_FILE)
+        if document is None:
+            return
+        ca = document["ca"]
+        self._ca = CertificateAuthority.from_pem(ca["key"].encode("ascii"), ca["cert"].encode("ascii"))
+        now = self._clock()
+        self._issued = {
+            fp: e for fp, e in document.get("issuedCertificates", {}).items() if e["notAfter"] > now
+        }
+        for name in document.get("clusters", []):
+            snapshot = self._state.read(f"clusters/{name}.json")
+            if snapshot is None:
+                _log.warning("state of cluster %s is missing; it starts empty", name)
+                self._clusters[name] = FakeCluster(
+                    name, registry=self._registry, host=self, clock=self._clock
+                )
+                continue
+            self._clusters[name] = FakeCluster.from_snapshot(
+                snapshot, registry=self._registry, host=self, clock=self._clock
+            )
+
+    def _save(self) -> None:
+        if self._state is None:
+            return
+        with self._lock:
+            authority = self._authority()
+            now = self._clock()
+            document = {
+                "version": 1,
+                "port": self.port if self._httpd is not None else None,
+                "ca": {"key": authority.key_pem.decode("ascii"), "cert": authority.cert_pem.decode("ascii")},
+                "issuedCertificates": {
+                    fp: e for fp, e in self._issued.items() if e["notAfter"] > now - 86400
+                },
+                "clusters": sorted(self._clusters),
+            }
+            self._state.write(_STATE_FILE, document)
