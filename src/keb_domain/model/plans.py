@@ -64,7 +64,8 @@ class PlatformProvider(enum.Enum):
         """
         if not platform_region:
             return cls.UNKNOWN
-        match = re.search(r"\d", platform_region)
+        # KEB matches [0-9]; Python's \d would also match digits of other scripts (Arabic-Indic, fullwidth).
+        match = re.search(r"[0-9]", platform_region)
         if match is None:
             return cls.UNKNOWN
         return _PLATFORM_BY_DIGIT.get(match.group(), cls.UNKNOWN)
