@@ -49,7 +49,11 @@ class SequentialIds:
 
 def settings_for_tests(env: Mapping[str, str] | None = None, **changes: Any) -> Settings:
     """Embedded-default settings with fast polling; ``changes`` replace Settings fields."""
-    base = {"APP_DATA_DIR": "/nonexistent-keb-test-dir", "APP_OPERATION_POLL_INTERVAL": "1s"}
+    base = {
+        "APP_DATA_DIR": "/nonexistent-keb-test-dir",
+        "APP_OPERATION_POLL_INTERVAL": "1s",
+        "APP_DATABASE_SECRET_KEY": "0123456789abcdef0123456789abcdef",
+    }
     settings = Settings.from_env({**base, **(env or {})})
     return attrs.evolve(settings, **changes) if changes else settings
 

@@ -12,6 +12,7 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.response import Redirect
 
+from keb_adapters.http.bindings import BindingController, BindingCreation
 from keb_adapters.http.errors import EXCEPTION_HANDLERS
 from keb_adapters.http.osb import (
     CatalogController,
@@ -21,6 +22,7 @@ from keb_adapters.http.osb import (
 )
 from keb_adapters.http.wire import Health
 from keb_app.bootstrap import Services
+from keb_domain.usecases.bindings import BindingUseCases
 from keb_domain.usecases.config import BrokerConfig
 from keb_domain.usecases.instances import InstanceUseCases
 
@@ -58,14 +60,22 @@ def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
     def provide_config() -> BrokerConfig:
         return services.settings.broker
 
+    def provide_bindings() -> BindingUseCases:
+        return services.bindings
+
+    def provide_creation() -> BindingCreation:
+        return services.binding_creation
+
     osb = Router(
         path="/",
-        route_handlers=[CatalogController, InstanceController],
+        route_handlers=[CatalogController, InstanceController, BindingController],
         before_request=check_api_version,
     )
     dependencies: dict[str, Any] = {
         "instances": Provide(provide_instances, sync_to_thread=False),
         "config": Provide(provide_config, sync_to_thread=False),
+        "bindings": Provide(provide_bindings, sync_to_thread=False),
+        "creation": Provide(provide_creation, sync_to_thread=False),
     }
     return Litestar(
         route_handlers=[osb, ExpirationController, healthz, index],

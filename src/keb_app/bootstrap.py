@@ -7,6 +7,8 @@ storage, a memory control plane) instead of monkeypatching.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -15,14 +17,27 @@ from typing import Protocol
 
 import attrs
 
-from keb_adapters.memory.clusters import MemoryControlPlane
-from keb_adapters.memory.storage import MemoryStorage
+from keb_adapters.crypto import AesGcmCipher, local_secret_key
+from keb_adapters.http.bindings import BindingCreation
+from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, MemoryRuntimeClusters
 from keb_adapters.sql.database import create_engine, migrate
 from keb_adapters.sql.storage import SqlStorage
 from keb_adapters.system import RandomIds, SystemClock
 from keb_app.engine import OperationEngine
 from keb_app.settings import Settings
-from keb_domain.ports import Clock, ControlPlane, IdGenerator, OperationQueue, UnitOfWork
+from keb_domain.errors import ConfigurationError
+from keb_domain.ports import (
+    Cipher,
+    Clock,
+    ControlPlane,
+    Gardener,
+    IdGenerator,
+    OperationQueue,
+    RuntimeClusters,
+    UnitOfWork,
+)
+from keb_domain.secrets import Secret
+from keb_domain.usecases.bindings import BindingUseCases, CleanupReport, CredentialIssuer
 from keb_domain.usecases.instances import InstanceUseCases
 from keb_domain.usecases.processing import OperationProcessor
 
@@ -43,9 +58,12 @@ class Services:
     clock: Clock
     ids: IdGenerator
     instances: InstanceUseCases
+    bindings: BindingUseCases
+    binding_creation: BindingCreation
     processor: OperationProcessor
     engine: OperationEngine
     run_engine: bool = True
+    _cleanup: asyncio.Task[None] | None = None
     _startup: list[Callable[[], Awaitable[None]]] = attrs.field(factory=list)
     _shutdown: list[Callable[[], Awaitable[None]]] = attrs.field(factory=list)
 
@@ -54,11 +72,41 @@ class Services:
             await step()
         if self.run_engine:
             await self.engine.start()
+            self._cleanup = asyncio.create_task(
+                self._clean_bindings_periodically(), name="keb-binding-cleanup"
+            )
 
     async def stop(self) -> None:
+        if self._cleanup is not None:
+            self._cleanup.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._cleanup
+            self._cleanup = None
         await self.engine.stop()
+        await self.binding_creation.drain()
         for step in reversed(self._shutdown):
             await step()
+
+    async def clean_bindings(self) -> CleanupReport:
+        """Remove expired bindings (and their cluster identities) and log what happened."""
+        report = await self.bindings.cleanup_expired()
+        for instance_id, binding_id in report.removed:
+            log.info("removed expired binding %s of instance %s", binding_id, instance_id)
+        for instance_id, binding_id, why in report.failed:
+            log.warning(
+                "could not remove expired binding %s of instance %s: %s", binding_id, instance_id, why
+            )
+        return report
+
+    async def _clean_bindings_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.binding_cleanup_interval)
+            try:
+                await self.clean_bindings()
+            except Exception:
+                log.exception(
+                    "the binding cleanup failed; it runs again in %ss", self.settings.binding_cleanup_interval
+                )
 
 
 def build_services(
@@ -68,6 +116,9 @@ def build_services(
     control_plane: ControlPlane | None = None,
     clock: Clock | None = None,
     ids: IdGenerator | None = None,
+    gardener: Gardener | None = None,
+    runtime_clusters: RuntimeClusters | None = None,
+    cipher: Cipher | None = None,
     run_engine: bool = True,
     idle_poll: float = 1.0,
 ) -> Services:
@@ -88,6 +139,13 @@ def build_services(
         shutdown.append(engine.dispose)
     if control_plane is None:
         control_plane = MemoryControlPlane(clock, ready_after=settings.local_ready_after, deletion_delay=1.0)
+    if isinstance(control_plane, MemoryControlPlane):
+        gardener = gardener or MemoryGardener(control_plane, clock)
+        runtime_clusters = runtime_clusters or MemoryRuntimeClusters(control_plane, clock)
+    if gardener is None or runtime_clusters is None:
+        raise ConfigurationError(
+            "a control plane other than the memory one needs Gardener and runtime clusters"
+        )
     processor = OperationProcessor(storage, control_plane, clock, ids, settings.broker)
     operation_engine = OperationEngine(
         storage,
@@ -99,6 +157,14 @@ def build_services(
         idle_poll=idle_poll,
     )
     instances = InstanceUseCases(storage, clock, ids, settings.broker, notify=operation_engine.wake)
+    bindings = BindingUseCases(
+        storage,
+        clock,
+        issuer=CredentialIssuer(control_plane, gardener, runtime_clusters),
+        cipher=cipher or AesGcmCipher(_secret_key(settings)),
+        catalog=settings.broker.catalog,
+        policy=settings.binding_policy,
+    )
     return Services(
         settings=settings,
         storage=storage,
@@ -106,6 +172,8 @@ def build_services(
         clock=clock,
         ids=ids,
         instances=instances,
+        bindings=bindings,
+        binding_creation=BindingCreation(settings.binding_timeout),
         processor=processor,
         engine=operation_engine,
         run_engine=run_engine,
@@ -114,6 +182,12 @@ def build_services(
     )
 
 
-def memory_storage() -> MemoryStorage:
-    """Storage for tests and ``APP_DB_IN_MEMORY``-style runs."""
-    return MemoryStorage()
+def _secret_key(settings: Settings) -> Secret:
+    """``APP_DATABASE_SECRET_KEY``; the embedded SQLite run generates one into its data directory."""
+    if settings.database_secret_key is not None:
+        return settings.database_secret_key
+    if settings.database_kind == "sqlite":
+        return local_secret_key(settings.data_dir)
+    raise ConfigurationError(
+        "APP_DATABASE_SECRET_KEY is required with PostgreSQL: it encrypts binding credentials"
+    )

@@ -18,6 +18,7 @@ import attrs
 import yaml
 
 from keb_domain.errors import ConfigurationError
+from keb_domain.model.binding import ExpirationPolicy
 from keb_domain.model.catalog import CatalogSettings
 from keb_domain.model.configuration import (
     TrialRegionMapping,
@@ -28,6 +29,7 @@ from keb_domain.model.plans import ALL_PLANS, PLANS_BY_NAME, Provider
 from keb_domain.model.regions import RegionPolicy
 from keb_domain.model.resources import OidcConfig, RuntimeDefaults
 from keb_domain.model.schemas import SchemaOptions
+from keb_domain.secrets import Secret
 from keb_domain.usecases.config import BrokerConfig, Pacing, Timeouts
 
 T = TypeVar("T")
@@ -125,6 +127,25 @@ def _database_url(env: _Env, data_dir: Path) -> str:
     return f"sqlite+aiosqlite:///{data_dir / 'keb.db'}"
 
 
+def _binding_policy(env: _Env) -> ExpirationPolicy:
+    policy = ExpirationPolicy(
+        default_seconds=env.get("APP_BROKER_BINDING_EXPIRATION_SECONDS", parse_int, 600),
+        min_seconds=env.get("APP_BROKER_BINDING_MIN_EXPIRATION_SECONDS", parse_int, 600),
+        max_seconds=env.get("APP_BROKER_BINDING_MAX_EXPIRATION_SECONDS", parse_int, 7200),
+        max_bindings=env.get("APP_BROKER_BINDING_MAX_BINDINGS_COUNT", parse_int, 10),
+    )
+    if not policy.min_seconds <= policy.default_seconds <= policy.max_seconds:
+        raise ConfigurationError(
+            "APP_BROKER_BINDING_EXPIRATION_SECONDS must lie between "
+            "APP_BROKER_BINDING_MIN_EXPIRATION_SECONDS and APP_BROKER_BINDING_MAX_EXPIRATION_SECONDS"
+        )
+    if policy.min_seconds < 600:
+        raise ConfigurationError(
+            "APP_BROKER_BINDING_MIN_EXPIRATION_SECONDS cannot be below 600 (Gardener's minimum)"
+        )
+    return policy
+
+
 @attrs.frozen
 class Settings:
     """Everything the application is configured with."""
@@ -135,6 +156,11 @@ class Settings:
     database_url: str
     broker: BrokerConfig
     recovery_delay: float
+    binding_policy: ExpirationPolicy
+    binding_timeout: float
+    binding_cleanup_interval: float
+    database_secret_key: Secret | None
+    gardener_project: str
     workers: int
     local_ready_after: float
     log_level: str
@@ -264,6 +290,11 @@ class Settings:
             database_url=_database_url(env, data_dir),
             broker=broker,
             recovery_delay=env.get("APP_OPERATION_RECOVERY_DELAY", parse_duration, 120.0),
+            binding_policy=_binding_policy(env),
+            binding_timeout=env.get("APP_BROKER_BINDING_CREATE_BINDING_TIMEOUT", parse_duration, 15.0),
+            binding_cleanup_interval=env.get("APP_BROKER_BINDING_CLEANUP_INTERVAL", parse_duration, 3600.0),
+            database_secret_key=Secret(key) if (key := env.text("APP_DATABASE_SECRET_KEY", "")) else None,
+            gardener_project=env.text("APP_GARDENER_PROJECT", "kyma-dev"),
             workers=env.get("APP_OPERATION_WORKERS", parse_int, 20),
             local_ready_after=env.get("APP_LOCAL_LANDSCAPE_READY_AFTER", parse_duration, 3.0),
             log_level=env.text("APP_LOG_LEVEL", "info").upper(),

@@ -75,6 +75,32 @@ class OperationNotFoundError(KebError):
     """No operation (and no archived instance) answers a last_operation poll (404)."""
 
 
+class BindingNotFoundError(KebError):
+    """No such binding, or it is expired or still being created (404 on GET)."""
+
+
+class BindingGoneError(KebError):
+    """The binding to delete does not exist (410 on unbind)."""
+
+
+class BindingConflictError(KebError):
+    """The binding exists with different parameters (409)."""
+
+
+class BindingNotSupportedError(UnprocessableError):
+    """The instance's plan is not bindable (422 ``BindingNotSupported``)."""
+
+    error_key = "BindingNotSupported"
+
+
+class BindingTimeoutError(KebError):
+    """Creating the credentials took longer than the synchronous limit (503); it goes on in the background."""
+
+
+class CredentialsUnreadableError(KebError):
+    """Stored credentials cannot be decrypted: the data was altered or the key is not the one used."""
+
+
 # --- infrastructure -----------------------------------------------------------------------------------
 
 

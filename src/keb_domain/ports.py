@@ -14,8 +14,10 @@ from typing import Any, Protocol, Self
 
 import attrs
 
+from keb_domain.model.binding import Binding
 from keb_domain.model.instance import ArchivedInstance, Instance
 from keb_domain.model.operation import Operation
+from keb_domain.secrets import Secret
 
 
 class Clock(Protocol):
@@ -108,6 +110,30 @@ class EventRepository(Protocol):
         ...
 
 
+class BindingRepository(Protocol):
+    async def get(self, instance_id: str, binding_id: str) -> Binding | None: ...
+
+    async def add(self, binding: Binding) -> None:
+        """Insert. Raises StorageConflictError if (instance id, binding id) exists."""
+        ...
+
+    async def update(self, binding: Binding) -> Binding:
+        """Version-checked write. Raises StorageConflictError on a stale version."""
+        ...
+
+    async def delete(self, instance_id: str, binding_id: str) -> None: ...
+
+    async def list_for_instance(self, instance_id: str) -> list[Binding]:
+        """The instance's bindings, oldest first."""
+        ...
+
+    async def count_unexpired(self, instance_id: str, now: datetime) -> int: ...
+
+    async def list_expired(self, now: datetime, limit: int) -> list[Binding]:
+        """Bindings whose ``expires_at`` has passed, oldest expiry first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Nothing is visible to others before ``commit``; leaving without commit rolls back."""
 
@@ -122,6 +148,9 @@ class UnitOfWork(Protocol):
 
     @property
     def events(self) -> EventRepository: ...
+
+    @property
+    def bindings(self) -> BindingRepository: ...
 
     async def commit(self) -> None:
         """Make the writes durable. Raises StorageConflictError if a concurrent writer won."""
@@ -202,4 +231,55 @@ class ControlPlane(Protocol):
 
         Raises ClusterNotFoundError when the Secret or its key is missing.
         """
+        ...
+
+
+# --- credentials ---------------------------------------------------------------------------------------
+
+
+class Cipher(Protocol):
+    """Encryption of credentials at rest."""
+
+    def encrypt(self, plaintext: Secret) -> str: ...
+
+    def decrypt(self, ciphertext: str) -> Secret:
+        """Raises CredentialsUnreadableError when the ciphertext was altered or the key is wrong."""
+        ...
+
+
+@attrs.frozen
+class IssuedCredentials:
+    """A kubeconfig (or token) and when it stops working."""
+
+    secret: Secret
+    expires_at: datetime
+
+
+class Gardener(Protocol):
+    """The Gardener API of the landscape's project namespace (``garden-{project}``)."""
+
+    async def request_admin_kubeconfig(self, shoot: str, expiration_seconds: int) -> IssuedCredentials:
+        """POST ``shoots/{shoot}/adminkubeconfig``; the decoded client-certificate kubeconfig.
+
+        Raises ClusterNotFoundError (no such shoot), ClusterInvalidError (under 600 s), and the
+        ControlPlane errors for transport failures.
+        """
+        ...
+
+
+class RuntimeClusters(Protocol):
+    """Each runtime's own API server, reached with the admin kubeconfig KIM keeps in KCP."""
+
+    async def ensure_binding_identity(self, runtime_id: str, name: str, labels: Mapping[str, str]) -> None:
+        """ServiceAccount (namespace ``kyma-system``), ClusterRole and ClusterRoleBinding named ``name``;
+        existing ones are kept."""
+        ...
+
+    async def request_token(self, runtime_id: str, name: str, expiration_seconds: int) -> IssuedCredentials:
+        """A TokenRequest for the ServiceAccount. Raises ClusterNotFoundError (no ServiceAccount) and
+        ClusterInvalidError (under 600 s)."""
+        ...
+
+    async def delete_binding_identity(self, runtime_id: str, name: str) -> None:
+        """Delete ClusterRoleBinding, ClusterRole and ServiceAccount, in that order; missing ones are fine."""
         ...

@@ -38,7 +38,7 @@ from keb_domain.usecases.instances import (
 )
 
 VERSION_HEADER = "X-Broker-API-Version"
-_VERSION = re.compile(r"^\s*(\d+)\.(\d+)\s*$")
+_VERSION = re.compile(r"^\s*(\d{1,6})\.(\d{1,6})\s*$")
 
 AnyRequest = Request[Any, Any, Any]
 Instances = NamedDependency[InstanceUseCases]
@@ -83,13 +83,14 @@ ERRORS = {
 }
 
 
-def _responses(*codes: int) -> dict[int, ResponseSpec]:
+def responses(*codes: int) -> dict[int, ResponseSpec]:
     texts = {
         **ERRORS,
         404: "Not found",
-        409: "The instance exists with different attributes",
-        410: "The instance does not exist",
-        422: "Unprocessable: asynchronous processing required, or the instance's state does not allow it",
+        409: "It exists with different attributes",
+        410: "It does not exist",
+        422: "Unprocessable: asynchronous processing required, or the state does not allow it",
+        503: "Binding creation takes longer than the time limit; it goes on in the background",
     }
     return {
         code: ResponseSpec(data_container=Empty if code == 410 else OsbError, description=texts[code])
@@ -104,7 +105,7 @@ class CatalogController(Controller):
     @get(
         ["/v2/catalog", "/{region:str}/v2/catalog"],
         summary="The catalog of the platform region",
-        responses=_responses(),
+        responses=responses(),
     )
     async def catalog(self, config: Config, region: Region = None) -> dict[str, object]:
         return build_catalog(config.policy, config.catalog, region or config.default_platform_region)
@@ -120,7 +121,7 @@ class InstanceController(Controller):
         description="Always asynchronous: 202 with an operation, also without accepts_incomplete. "
         "An identical repeat answers 202 with the same operation while it runs and 200 once it succeeded.",
         status_code=HTTP_202_ACCEPTED,
-        responses=_responses(409),
+        responses=responses(409),
     )
     async def provision(
         self,
@@ -158,7 +159,7 @@ class InstanceController(Controller):
         ["/v2/service_instances/{instance_id:str}", "/{region:str}/v2/service_instances/{instance_id:str}"],
         summary="Fetch an instance",
         description="404 while provisioning runs or after it failed. Needs OSB 2.14 or newer.",
-        responses=_responses(404),
+        responses=responses(404),
     )
     async def fetch(
         self,
@@ -185,7 +186,7 @@ class InstanceController(Controller):
         "runs in the background), 202 with an operation otherwise; 422 AsyncRequired without "
         "accepts_incomplete=true.",
         status_code=HTTP_200_OK,
-        responses=_responses(404, 422),
+        responses=responses(404, 422),
     )
     async def update(
         self,
@@ -222,7 +223,7 @@ class InstanceController(Controller):
         description="Always asynchronous: 202 with an operation (the same one while it runs); 410 {} for an "
         "instance that does not exist.",
         status_code=HTTP_202_ACCEPTED,
-        responses=_responses(410),
+        responses=responses(410),
     )
     async def deprovision(
         self,
@@ -248,7 +249,7 @@ class InstanceController(Controller):
         summary="Poll an operation",
         description="With an operation of this instance, its state; otherwise the instance's latest "
         "operation. After a finished deprovisioning: succeeded. 404 for an instance that never existed.",
-        responses=_responses(404),
+        responses=responses(404),
     )
     async def last_operation(
         self,
@@ -273,7 +274,7 @@ class ExpirationController(Controller):
         summary="Expire a trial or free instance",
         description="Marks the instance expired and suspends it; 202 with the suspension operation.",
         status_code=HTTP_202_ACCEPTED,
-        responses={code: spec for code, spec in _responses(404).items() if code != 412},
+        responses={code: spec for code, spec in responses(404).items() if code != 412},
     )
     async def expire(self, *, instances: Instances, instance_id: InstanceId) -> DeprovisionResponse:
         return DeprovisionResponse(operation=await instances.expire(instance_id))

@@ -92,5 +92,29 @@ class Empty(Wire):
     """``{}``."""
 
 
+class BindRequest(Wire):
+    service_id: str
+    plan_id: str
+    context: dict[str, Any] = msgspec.field(default_factory=dict)
+    parameters: dict[str, Any] = msgspec.field(default_factory=dict)
+    bind_resource: dict[str, Any] | None = None
+    app_guid: str | None = None
+
+
+class Credentials(Wire):
+    kubeconfig: str
+
+
+class BindingMetadata(Wire):
+    expires_at: str
+
+
+class BindingResponse(Wire):
+    """``expires_at`` is UTC with one fractional digit and a literal ``Z``, e.g. 2026-11-27T08:00:00.0Z."""
+
+    credentials: Credentials
+    metadata: BindingMetadata | None = None
+
+
 class Health(Wire):
     status: str

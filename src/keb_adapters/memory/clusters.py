@@ -13,16 +13,20 @@ import copy
 import itertools
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+import attrs
 
 from keb_domain.errors import (
     ClusterAlreadyExistsError,
     ClusterConflictError,
     ClusterError,
+    ClusterInvalidError,
     ClusterNotFoundError,
 )
-from keb_domain.ports import Clock
+from keb_domain.ports import Clock, IssuedCredentials
+from keb_domain.secrets import Secret
 
 KIM_FINALIZER = "runtime-controller.infrastructure-manager.kyma-project.io/deletion-hook"
 
@@ -229,3 +233,100 @@ def _admin_kubeconfig(shoot: str) -> str:
         f"contexts:\n- name: {shoot}\n  context:\n    cluster: {shoot}\n    user: {shoot}-admin\n"
         f"users:\n- name: {shoot}-admin\n  user:\n    token: memory-admin-{uuid.uuid4().hex}\n"
     )
+
+
+MIN_EXPIRATION = 600
+MAX_ADMIN_KUBECONFIG_EXPIRATION = 24 * 3600
+
+
+def _too_short(kind: str, seconds: int) -> ClusterInvalidError:
+    return ClusterInvalidError(
+        f"{kind} is invalid: spec.expirationSeconds: Invalid value: {seconds}: "
+        "may not specify a duration less than 10 minutes"
+    )
+
+
+class MemoryGardener:
+    """Gardener's ``shoots/{name}/adminkubeconfig`` for the shoots of the memory control plane's runtimes."""
+
+    def __init__(self, control_plane: MemoryControlPlane, clock: Clock) -> None:
+        self._kcp = control_plane
+        self._clock = clock
+        self.issued: list[tuple[str, int]] = []
+
+    async def request_admin_kubeconfig(self, shoot: str, expiration_seconds: int) -> IssuedCredentials:
+        shoots = {r.get("spec", {}).get("shoot", {}).get("name") for r in self._kcp.runtimes.values()}
+        if shoot not in shoots:
+            raise ClusterNotFoundError(f'shoots.core.gardener.cloud "{shoot}" not found')
+        if expiration_seconds < MIN_EXPIRATION:
+            raise _too_short(f'AdminKubeconfigRequest "{shoot}"', expiration_seconds)
+        seconds = min(expiration_seconds, MAX_ADMIN_KUBECONFIG_EXPIRATION)
+        self.issued.append((shoot, seconds))
+        kubeconfig = (
+            "apiVersion: v1\nkind: Config\n"
+            f"current-context: garden--{shoot}-external\n"
+            f"clusters:\n- name: garden--{shoot}-external\n  cluster:\n"
+            f"    server: https://api.{shoot}.memory.invalid\n    certificate-authority-data: bWVtb3J5LWNh\n"
+            f"contexts:\n- name: garden--{shoot}-external\n  context:\n"
+            f"    cluster: garden--{shoot}-external\n    user: garden--{shoot}-external\n"
+            f"users:\n- name: garden--{shoot}-external\n  user:\n"
+            f"    client-certificate-data: {uuid.uuid4().hex}\n    client-key-data: {uuid.uuid4().hex}\n"
+        )
+        return IssuedCredentials(Secret(kubeconfig), self._clock.now() + timedelta(seconds=seconds))
+
+
+@attrs.define
+class _RuntimeCluster:
+    service_accounts: dict[str, str] = attrs.field(factory=dict)  # name -> uid
+    cluster_roles: set[str] = attrs.field(factory=set)
+    cluster_role_bindings: set[str] = attrs.field(factory=set)
+    tokens: dict[str, tuple[str, str, datetime]] = attrs.field(factory=dict)  # token -> (sa, uid, expiry)
+
+
+class MemoryRuntimeClusters:
+    """The memory control plane's runtime clusters: identities, tokens, and whether a token still works."""
+
+    def __init__(self, control_plane: MemoryControlPlane, clock: Clock) -> None:
+        self._kcp = control_plane
+        self._clock = clock
+        self.clusters: dict[str, _RuntimeCluster] = {}
+
+    async def _cluster(self, runtime_id: str) -> _RuntimeCluster:
+        await self._kcp.get_runtime_kubeconfig(runtime_id)  # ClusterNotFoundError without a runtime
+        return self.clusters.setdefault(runtime_id.lower(), _RuntimeCluster())
+
+    async def ensure_binding_identity(self, runtime_id: str, name: str, labels: Mapping[str, str]) -> None:
+        cluster = await self._cluster(runtime_id)
+        cluster.service_accounts.setdefault(name, str(uuid.uuid4()))
+        cluster.cluster_roles.add(name)
+        cluster.cluster_role_bindings.add(name)
+
+    async def request_token(self, runtime_id: str, name: str, expiration_seconds: int) -> IssuedCredentials:
+        cluster = await self._cluster(runtime_id)
+        uid = cluster.service_accounts.get(name)
+        if uid is None:
+            raise ClusterNotFoundError(f'serviceaccounts "{name}" not found')
+        if expiration_seconds < MIN_EXPIRATION:
+            raise _too_short(f'TokenRequest.authentication.k8s.io "{name}"', expiration_seconds)
+        token = f"memory-token-{uuid.uuid4().hex}"
+        expires_at = self._clock.now() + timedelta(seconds=expiration_seconds)
+        cluster.tokens[token] = (name, uid, expires_at)
+        return IssuedCredentials(Secret(token), expires_at)
+
+    async def delete_binding_identity(self, runtime_id: str, name: str) -> None:
+        cluster = await self._cluster(runtime_id)
+        cluster.cluster_role_bindings.discard(name)
+        cluster.cluster_roles.discard(name)
+        cluster.service_accounts.pop(name, None)
+
+    def token_works(self, runtime_id: str, token: str) -> bool:
+        """As a real API server: a live token of an existing ServiceAccount (same uid) with its binding."""
+        cluster = self.clusters.get(runtime_id.lower())
+        if cluster is None or token not in cluster.tokens:
+            return False
+        name, uid, expires_at = cluster.tokens[token]
+        return (
+            cluster.service_accounts.get(name) == uid
+            and name in cluster.cluster_role_bindings
+            and expires_at > self._clock.now()
+        )

@@ -16,6 +16,7 @@ from typing import Generic, Self, TypeVar
 import attrs
 
 from keb_domain.errors import StorageConflictError
+from keb_domain.model.binding import Binding
 from keb_domain.model.instance import ArchivedInstance, Instance
 from keb_domain.model.operation import Operation
 from keb_domain.ports import OperationEvent
@@ -35,6 +36,7 @@ class MemoryStorage:
         self.operations: dict[str, Operation] = {}
         self.archive: dict[str, ArchivedInstance] = {}
         self.events: list[OperationEvent] = []
+        self.bindings: dict[tuple[str, str], Binding] = {}
         self.leases: dict[str, _Lease] = {}
 
     def unit_of_work(self) -> MemoryUnitOfWork:
@@ -93,6 +95,12 @@ class _Table(Generic[K, V]):
             current = getattr(row, "version", 0) if row is not None else None
             if current != version:
                 raise StorageConflictError(f"{key} was changed by a concurrent writer")
+
+    def rebase(self) -> None:
+        """After a commit, what this unit of work wrote is the committed state it builds on."""
+        for key in self.base:
+            row = self.committed.get(key)
+            self.base[key] = getattr(row, "version", 0) if row is not None else None
 
     def write_back(self) -> None:
         for key in self.base:
@@ -164,6 +172,46 @@ class _Operations:
             del self._t.rows[operation_id]
 
 
+class _Bindings:
+    def __init__(self, table: _Table[tuple[str, str], Binding]) -> None:
+        self._t = table
+
+    async def get(self, instance_id: str, binding_id: str) -> Binding | None:
+        return self._t.rows.get((instance_id, binding_id))
+
+    async def add(self, binding: Binding) -> None:
+        key = (binding.instance_id, binding.binding_id)
+        if key in self._t.rows:
+            raise StorageConflictError(f"binding {binding.binding_id} already exists")
+        self._t.touch(key)
+        self._t.rows[key] = attrs.evolve(binding, version=1)
+
+    async def update(self, binding: Binding) -> Binding:
+        key = (binding.instance_id, binding.binding_id)
+        stored = self._t.rows.get(key)
+        if stored is None or stored.version != binding.version:
+            raise StorageConflictError(f"binding {binding.binding_id} was changed by a concurrent writer")
+        self._t.touch(key)
+        updated = attrs.evolve(binding, version=binding.version + 1)
+        self._t.rows[key] = updated
+        return updated
+
+    async def delete(self, instance_id: str, binding_id: str) -> None:
+        self._t.touch((instance_id, binding_id))
+        self._t.rows.pop((instance_id, binding_id), None)
+
+    async def list_for_instance(self, instance_id: str) -> list[Binding]:
+        found = [b for b in self._t.rows.values() if b.instance_id == instance_id]
+        return sorted(found, key=lambda b: (b.created_at, b.binding_id))
+
+    async def count_unexpired(self, instance_id: str, now: datetime) -> int:
+        return sum(1 for b in self._t.rows.values() if b.instance_id == instance_id and b.expires_at > now)
+
+    async def list_expired(self, now: datetime, limit: int) -> list[Binding]:
+        expired = [b for b in self._t.rows.values() if b.expires_at <= now]
+        return sorted(expired, key=lambda b: (b.expires_at, b.instance_id, b.binding_id))[:limit]
+
+
 class _Archive:
     def __init__(self, rows: dict[str, ArchivedInstance]) -> None:
         self.rows = rows
@@ -200,11 +248,13 @@ class MemoryUnitOfWork:
         s = self._storage
         self._instances = _Table(s.instances)
         self._operations = _Table(s.operations)
+        self._bindings = _Table(s.bindings)
         self._archive_rows = dict(s.archive)
         self.instances = _Instances(self._instances)
         self.operations = _Operations(self._operations)
         self.archive = _Archive(self._archive_rows)
         self.events = _Events(s.events)
+        self.bindings = _Bindings(self._bindings)
         return self
 
     async def __aexit__(
@@ -214,14 +264,13 @@ class MemoryUnitOfWork:
 
     async def commit(self) -> None:
         # No await between the checks and the writes: atomic on one event loop.
-        self._instances.check()
-        self._operations.check()
-        self._instances.write_back()
-        self._operations.write_back()
+        tables = (self._instances, self._operations, self._bindings)
+        for table in tables:
+            table.check()
+        for table in tables:
+            table.write_back()
         self._storage.archive.update(copy.copy(self._archive_rows))
         self._storage.events.extend(self.events.added)
         self.events.added = []
-        for key in list(self._instances.base):
-            self._instances.base[key] = getattr(self._storage.instances.get(key), "version", None)
-        for key in list(self._operations.base):
-            self._operations.base[key] = getattr(self._storage.operations.get(key), "version", None)
+        for table in tables:
+            table.rebase()

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from keb_adapters.sql import tables as t
 from keb_domain.errors import StorageConflictError
+from keb_domain.model.binding import Binding, CredentialStrategy
 from keb_domain.model.instance import ArchivedInstance, Instance
 from keb_domain.model.operation import Operation, OperationState, OperationType
 from keb_domain.model.plans import Provider
@@ -138,6 +139,34 @@ def archived_to_row(archived: ArchivedInstance) -> dict[str, Any]:
 def archived_from_row(row: Mapping[Any, Any]) -> ArchivedInstance:
     names = {v: k for k, v in _ARCHIVE_COLUMNS.items()}
     return ArchivedInstance(**{names.get(k, k): v for k, v in row.items()})
+
+
+def binding_to_row(binding: Binding) -> dict[str, Any]:
+    return {
+        "id": binding.binding_id,
+        "instance_id": binding.instance_id,
+        "binding_type": binding.strategy.value,
+        "expiration_seconds": binding.expiration_seconds,
+        "created_at": binding.created_at,
+        "expires_at": binding.expires_at,
+        "created_by": binding.created_by,
+        "kubeconfig": binding.credentials,
+        "version": binding.version,
+    }
+
+
+def binding_from_row(row: Mapping[Any, Any]) -> Binding:
+    return Binding(
+        instance_id=row["instance_id"],
+        binding_id=row["id"],
+        strategy=CredentialStrategy(row["binding_type"]),
+        expiration_seconds=row["expiration_seconds"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        created_by=row["created_by"],
+        credentials=row["kubeconfig"],
+        version=row["version"],
+    )
 
 
 # --- repositories ------------------------------------------------------------------------------------
@@ -263,6 +292,68 @@ class _Events:
         return [OperationEvent(**row._mapping) for row in await self._c.execute(query)]
 
 
+class _Bindings:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    @staticmethod
+    def _key(instance_id: str, binding_id: str) -> sa.ColumnElement[bool]:
+        return sa.and_(t.bindings.c.instance_id == instance_id, t.bindings.c.id == binding_id)
+
+    async def get(self, instance_id: str, binding_id: str) -> Binding | None:
+        row = (await self._c.execute(sa.select(t.bindings).where(self._key(instance_id, binding_id)))).first()
+        return binding_from_row(row._mapping) if row else None
+
+    async def add(self, binding: Binding) -> None:
+        try:
+            await self._c.execute(
+                sa.insert(t.bindings).values(binding_to_row(attrs.evolve(binding, version=1)))
+            )
+        except IntegrityError:
+            raise StorageConflictError(f"binding {binding.binding_id} already exists") from None
+
+    async def update(self, binding: Binding) -> Binding:
+        updated = attrs.evolve(binding, version=binding.version + 1)
+        result = await self._c.execute(
+            sa.update(t.bindings)
+            .where(
+                self._key(binding.instance_id, binding.binding_id), t.bindings.c.version == binding.version
+            )
+            .values(binding_to_row(updated))
+        )
+        if result.rowcount != 1:
+            raise StorageConflictError(f"binding {binding.binding_id} was changed by a concurrent writer")
+        return updated
+
+    async def delete(self, instance_id: str, binding_id: str) -> None:
+        await self._c.execute(sa.delete(t.bindings).where(self._key(instance_id, binding_id)))
+
+    async def list_for_instance(self, instance_id: str) -> list[Binding]:
+        query = (
+            sa.select(t.bindings)
+            .where(t.bindings.c.instance_id == instance_id)
+            .order_by(t.bindings.c.created_at, t.bindings.c.id)
+        )
+        return [binding_from_row(row._mapping) for row in await self._c.execute(query)]
+
+    async def count_unexpired(self, instance_id: str, now: datetime) -> int:
+        query = (
+            sa.select(sa.func.count())
+            .select_from(t.bindings)
+            .where(t.bindings.c.instance_id == instance_id, t.bindings.c.expires_at > now)
+        )
+        return int((await self._c.execute(query)).scalar_one())
+
+    async def list_expired(self, now: datetime, limit: int) -> list[Binding]:
+        query = (
+            sa.select(t.bindings)
+            .where(t.bindings.c.expires_at <= now)
+            .order_by(t.bindings.c.expires_at, t.bindings.c.instance_id, t.bindings.c.id)
+            .limit(limit)
+        )
+        return [binding_from_row(row._mapping) for row in await self._c.execute(query)]
+
+
 class SqlUnitOfWork:
     """One database transaction."""
 
@@ -276,6 +367,7 @@ class SqlUnitOfWork:
         self.operations = _Operations(self._connection)
         self.archive = _Archive(self._connection)
         self.events = _Events(self._connection)
+        self.bindings = _Bindings(self._connection)
         return self
 
     async def __aexit__(

@@ -11,12 +11,14 @@ import base64
 import binascii
 import ipaddress
 import json
+import re
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import jsonschema
 import jsonschema.exceptions
+import jsonschema.validators
 
 from keb_domain.errors import InvalidParametersError
 from keb_domain.model.configuration import TRIAL_REGIONS
@@ -59,9 +61,28 @@ def _describe(error: jsonschema.exceptions.ValidationError) -> str:
     return f"{_path(error)}: {error.message}"
 
 
+def _ecmascript(pattern: str) -> str:
+    """The pattern with ECMAScript's ``$``: the end of the input only.
+
+    KEB validates with an ECMAScript engine (keb-reference §2.3). Python's ``$`` also matches before a
+    final newline, which let ``"my-cluster\\n"`` pass ``^[a-zA-Z0-9-]*$``; ``\\Z`` is the ECMAScript ``$``.
+    """
+    return re.sub(r"(?<!\\)\$", r"\\Z", pattern)
+
+
+def _pattern(
+    validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[jsonschema.exceptions.ValidationError]:
+    if validator.is_type(instance, "string") and not re.search(_ecmascript(pattern), instance):
+        yield jsonschema.exceptions.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Draft4Validator = jsonschema.validators.extend(jsonschema.Draft4Validator, {"pattern": _pattern})
+
+
 def validate_against_schema(schema: Mapping[str, Any], parameters: Mapping[str, Any]) -> None:
     """Validate with draft-04 semantics; all violations are reported, sorted by path."""
-    validator = jsonschema.Draft4Validator(schema)
+    validator = _Draft4Validator(schema)
     errors = sorted(validator.iter_errors(parameters), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         causes = "; ".join(_describe(e) for e in errors)

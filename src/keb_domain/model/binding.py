@@ -1,0 +1,199 @@
+"""Bindings: kubeconfig credentials for a runtime, and the two ways to make them.
+
+* ``GARDENER_ADMIN_KUBECONFIG`` (the seed's default, ``token_request: false``): Gardener's
+  ``shoots/{name}/adminkubeconfig`` issues a client-certificate kubeconfig; nothing in the cluster can be
+  revoked, it simply expires.
+* ``TOKEN_REQUEST`` (``token_request: true``, or KEB's later name ``service_account: true``): a
+  ServiceAccount, ClusterRole and ClusterRoleBinding ``kyma-binding-{binding_id}`` in the runtime and a
+  TokenRequest for it; unbinding deletes them, which revokes the token.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+import yaml
+
+from keb_domain.errors import InvalidRequestError
+
+BINDING_NAMESPACE = "kyma-system"
+MANAGED_BY_LABELS: Mapping[str, str] = {"app.kubernetes.io/managed-by": "kcp-kyma-environment-broker"}
+
+
+class CredentialStrategy(enum.Enum):
+    """How a binding's kubeconfig is made; the values are KEB's ``binding_type`` names."""
+
+    GARDENER_ADMIN_KUBECONFIG = "gardener_admin_kubeconfig"
+    TOKEN_REQUEST = "service_account"  # noqa: S105 - KEB's binding_type name, not a password
+
+    @property
+    def revocable(self) -> bool:
+        return self is CredentialStrategy.TOKEN_REQUEST
+
+
+def binding_resource_name(binding_id: str) -> str:
+    return f"kyma-binding-{binding_id}"
+
+
+@attrs.frozen
+class ExpirationPolicy:
+    """``expiration_seconds``: default, bounds (Gardener refuses less than 600) and the per-instance limit."""
+
+    default_seconds: int = 600
+    min_seconds: int = 600
+    max_seconds: int = 7200
+    max_bindings: int = 10
+
+    def seconds(self, requested: int | None) -> int:
+        """The expiration to use; 0 or absent means the default (KEB)."""
+        if not requested:
+            return self.default_seconds
+        if requested > self.max_seconds:
+            raise InvalidRequestError(f"expiration_seconds cannot be greater than {self.max_seconds}")
+        if requested < self.min_seconds:
+            raise InvalidRequestError(f"expiration_seconds cannot be less than {self.min_seconds}")
+        return requested
+
+
+@attrs.frozen
+class BindingParameters:
+    """The bind request's ``parameters``, checked."""
+
+    expiration_seconds: int | None = None
+    strategy: CredentialStrategy = CredentialStrategy.GARDENER_ADMIN_KUBECONFIG
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> BindingParameters:
+        expiration = raw.get("expiration_seconds")
+        if expiration is not None and (not isinstance(expiration, int) or isinstance(expiration, bool)):
+            raise InvalidRequestError(
+                f"parameters.expiration_seconds: expected an integer, got {type(expiration).__name__}"
+            )
+        flags = {key: raw[key] for key in ("token_request", "service_account") if key in raw}
+        for key, value in flags.items():
+            if not isinstance(value, bool):
+                raise InvalidRequestError(
+                    f"parameters.{key}: expected true or false, got {type(value).__name__}"
+                )
+        if len(set(flags.values())) > 1:
+            raise InvalidRequestError("parameters.token_request and parameters.service_account disagree")
+        token = any(flags.values())
+        return cls(
+            expiration_seconds=expiration,
+            strategy=CredentialStrategy.TOKEN_REQUEST
+            if token
+            else CredentialStrategy.GARDENER_ADMIN_KUBECONFIG,
+        )
+
+
+@attrs.frozen
+class Binding:
+    """A binding row. ``credentials`` is the encrypted kubeconfig; empty while it is being created."""
+
+    instance_id: str
+    binding_id: str
+    strategy: CredentialStrategy
+    expiration_seconds: int
+    created_at: datetime
+    expires_at: datetime
+    created_by: str = ""
+    credentials: str = attrs.field(default="", repr=False)
+    version: int = 0
+
+    @classmethod
+    def placeholder(
+        cls,
+        *,
+        instance_id: str,
+        binding_id: str,
+        strategy: CredentialStrategy,
+        expiration_seconds: int,
+        now: datetime,
+        created_by: str,
+    ) -> Binding:
+        """The row written before the credentials exist: it marks the creation as in progress."""
+        return cls(
+            instance_id=instance_id,
+            binding_id=binding_id,
+            strategy=strategy,
+            expiration_seconds=expiration_seconds,
+            created_at=now,
+            expires_at=now + timedelta(seconds=expiration_seconds),
+            created_by=created_by,
+        )
+
+    @property
+    def in_progress(self) -> bool:
+        return not self.credentials
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at <= now
+
+    def with_credentials(self, encrypted: str, expires_at: datetime) -> Binding:
+        return attrs.evolve(self, credentials=encrypted, expires_at=expires_at)
+
+
+def format_expires_at(moment: datetime) -> str:
+    """OSB ``metadata.expires_at``: UTC, one fractional digit, a literal ``Z`` (KEB's layout)."""
+    utc = moment.astimezone(UTC)
+    return f"{utc.strftime('%Y-%m-%dT%H:%M:%S')}.{utc.microsecond // 100000}Z"
+
+
+@attrs.frozen
+class ClusterEndpoint:
+    """The API server of a runtime, as its admin kubeconfig names it."""
+
+    server: str
+    certificate_authority_data: str
+
+
+def endpoint_from_admin_kubeconfig(kubeconfig: str) -> ClusterEndpoint:
+    """Server and CA of the admin kubeconfig, with KEB's checks (``internal/kubeconfig/builder.go``).
+
+    Raises ValueError when the kubeconfig lacks a current context, a cluster, a server or CA data.
+    """
+    try:
+        config = yaml.safe_load(kubeconfig)
+    except yaml.YAMLError:
+        raise ValueError("the runtime's admin kubeconfig is not valid YAML") from None
+    if not isinstance(config, Mapping):
+        raise ValueError("the runtime's admin kubeconfig is not a mapping")
+    if not config.get("current-context"):
+        raise ValueError("the runtime's admin kubeconfig has no current-context")
+    clusters = config.get("clusters") or []
+    if not clusters:
+        raise ValueError("the runtime's admin kubeconfig has no cluster")
+    cluster = (clusters[0] or {}).get("cluster") or {}
+    server, ca = cluster.get("server"), cluster.get("certificate-authority-data")
+    if not server or not ca:
+        raise ValueError("the runtime's admin kubeconfig has no server or certificate-authority-data")
+    return ClusterEndpoint(server=str(server), certificate_authority_data=str(ca))
+
+
+def build_token_kubeconfig(cluster_name: str, endpoint: ClusterEndpoint, token: str) -> str:
+    """The kubeconfig of a token binding (kubernetes-wire §1.4): cluster, context and user are all named
+    after the instance's ``name`` parameter; server and CA come from the admin kubeconfig."""
+    return (
+        "\n---\n"
+        "apiVersion: v1\n"
+        "kind: Config\n"
+        f"current-context: {cluster_name}\n"
+        "clusters:\n"
+        f"- name: {cluster_name}\n"
+        "  cluster:\n"
+        f"    certificate-authority-data: {endpoint.certificate_authority_data}\n"
+        f"    server: {endpoint.server}\n"
+        "contexts:\n"
+        f"- name: {cluster_name}\n"
+        "  context:\n"
+        f"    cluster: {cluster_name}\n"
+        f"    user: {cluster_name}\n"
+        "users:\n"
+        f"- name: {cluster_name}\n"
+        "  user:\n"
+        f"    token: {token}\n"
+    )

@@ -1,0 +1,322 @@
+"""Use cases of the OSB binding endpoints: bind, fetch, unbind, binding last_operation, cleanup.
+
+Bindings are synchronous. Binding creation writes a placeholder row first (so a concurrent repeat sees
+"in progress"), creates the credentials outside any transaction, then stores them encrypted. A failure
+removes the placeholder again, so a retry can start afresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from keb_domain.errors import (
+    BindingConflictError,
+    BindingGoneError,
+    BindingNotFoundError,
+    BindingNotSupportedError,
+    ClusterError,
+    ClusterNotFoundError,
+    InstanceNotFoundError,
+    InvalidRequestError,
+    StorageConflictError,
+    UnprocessableError,
+)
+from keb_domain.model.binding import (
+    MANAGED_BY_LABELS,
+    Binding,
+    BindingParameters,
+    CredentialStrategy,
+    ExpirationPolicy,
+    binding_resource_name,
+    build_token_kubeconfig,
+    endpoint_from_admin_kubeconfig,
+)
+from keb_domain.model.catalog import CatalogSettings
+from keb_domain.model.instance import Instance
+from keb_domain.model.operation import Operation, OperationState, OperationType
+from keb_domain.model.plans import KYMA_SERVICE_ID, PLANS_BY_ID
+from keb_domain.ports import (
+    Cipher,
+    Clock,
+    ControlPlane,
+    Gardener,
+    IssuedCredentials,
+    RuntimeClusters,
+    UnitOfWorkFactory,
+)
+from keb_domain.secrets import Secret
+
+log = logging.getLogger("keb.bindings")
+
+
+@attrs.frozen
+class BindCommand:
+    instance_id: str
+    binding_id: str
+    service_id: str
+    plan_id: str
+    parameters: Mapping[str, Any] = attrs.field(factory=dict)
+    context: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class BindingView:
+    kubeconfig: Secret
+    expires_at: datetime
+    created: bool = False  # this request made it (OSB 201); otherwise it existed (200)
+
+
+@attrs.frozen
+class CleanupReport:
+    removed: tuple[tuple[str, str], ...]  # (instance id, binding id)
+    failed: tuple[tuple[str, str, str], ...]  # (instance id, binding id, why)
+
+
+class CredentialIssuer:
+    """Makes and revokes a binding's credentials with the strategy the binding names."""
+
+    def __init__(self, control_plane: ControlPlane, gardener: Gardener, clusters: RuntimeClusters) -> None:
+        self._kcp = control_plane
+        self._gardener = gardener
+        self._clusters = clusters
+
+    async def issue(
+        self, instance: Instance, binding_id: str, strategy: CredentialStrategy, expiration_seconds: int
+    ) -> IssuedCredentials:
+        if strategy is CredentialStrategy.GARDENER_ADMIN_KUBECONFIG:
+            return await self._gardener.request_admin_kubeconfig(instance.shoot_name, expiration_seconds)
+        name = binding_resource_name(binding_id)
+        admin = await self._kcp.get_runtime_kubeconfig(instance.runtime_id)
+        try:
+            endpoint = endpoint_from_admin_kubeconfig(admin)
+        except ValueError as error:
+            raise ClusterError(str(error)) from None
+        await self._clusters.ensure_binding_identity(instance.runtime_id, name, MANAGED_BY_LABELS)
+        token = await self._clusters.request_token(instance.runtime_id, name, expiration_seconds)
+        kubeconfig = build_token_kubeconfig(instance.cluster_name, endpoint, token.secret.reveal())
+        return IssuedCredentials(Secret(kubeconfig), token.expires_at)
+
+    async def revoke(self, instance: Instance, binding: Binding) -> None:
+        """Token bindings lose their ServiceAccount and RBAC; admin kubeconfigs cannot be revoked."""
+        if binding.strategy.revocable and instance.runtime_id:
+            await self._clusters.delete_binding_identity(
+                instance.runtime_id, binding_resource_name(binding.binding_id)
+            )
+
+
+def _last_operation(operations: list[Operation]) -> Operation | None:
+    """The newest operation that has started (KEB ignores pending ones here)."""
+    started = [op for op in operations if op.state is not OperationState.PENDING]
+    return started[-1] if started else None
+
+
+def _runtime_gone(instance: Instance, operations: list[Operation]) -> bool:
+    """Suspended, or its last operation deprovisions it: there is no cluster to talk to."""
+    last = _last_operation(operations)
+    return (
+        instance.suspended
+        or not instance.runtime_id
+        or (last is not None and last.type is OperationType.DEPROVISION)
+    )
+
+
+class BindingUseCases:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        *,
+        issuer: CredentialIssuer,
+        cipher: Cipher,
+        catalog: CatalogSettings,
+        policy: ExpirationPolicy,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._issuer = issuer
+        self._cipher = cipher
+        self._catalog = catalog
+        self._policy = policy
+
+    # --- bind -------------------------------------------------------------------------------------
+
+    async def bind(self, cmd: BindCommand) -> BindingView:
+        """PUT binding (keb-reference §4.2 with decisions.md §3)."""
+        if cmd.service_id != KYMA_SERVICE_ID:
+            raise InvalidRequestError(f"service_id: {cmd.service_id!r} is not in the catalog")
+        now = self._clock.now()
+        async with self._uow() as uow:
+            instance = await uow.instances.get(cmd.instance_id)
+            if instance is None:
+                raise InstanceNotFoundError("instance does not exist")
+            plan = PLANS_BY_ID.get(instance.plan_id)
+            if plan is None or not self._catalog.is_bindable(plan):
+                raise BindingNotSupportedError("binding is not supported")
+            parameters = BindingParameters.parse(cmd.parameters)
+            expiration = self._policy.seconds(parameters.expiration_seconds)
+            self._check_instance(instance, await uow.operations.list_for_instance(instance.instance_id))
+            existing = await uow.bindings.get(cmd.instance_id, cmd.binding_id)
+            if existing is not None:
+                return self._repeat(existing, parameters.strategy, expiration, now)
+            if await uow.bindings.count_unexpired(cmd.instance_id, now) >= self._policy.max_bindings:
+                raise InvalidRequestError(
+                    f"maximum number of non expired bindings reached: {self._policy.max_bindings}"
+                )
+            placeholder = Binding.placeholder(
+                instance_id=cmd.instance_id,
+                binding_id=cmd.binding_id,
+                strategy=parameters.strategy,
+                expiration_seconds=expiration,
+                now=now,
+                created_by=str(cmd.context.get("email") or cmd.context.get("origin") or ""),
+            )
+            try:
+                await uow.bindings.add(placeholder)
+                await uow.commit()
+            except StorageConflictError:
+                raise UnprocessableError("binding creation already in progress") from None
+        return await self._create_credentials(instance, placeholder)
+
+    @staticmethod
+    def _check_instance(instance: Instance, operations: list[Operation]) -> None:
+        provisioning = next(
+            (
+                op
+                for op in reversed(operations)
+                if op.type is OperationType.PROVISION and op.state is not OperationState.PENDING
+            ),
+            None,
+        )
+        if provisioning is not None and provisioning.state is OperationState.IN_PROGRESS:
+            raise InvalidRequestError(f"instance {instance.instance_id} creation is in progress")
+        if provisioning is not None and provisioning.state is OperationState.FAILED:
+            raise InvalidRequestError(f"instance {instance.instance_id} creation failed")
+        if _runtime_gone(instance, operations):
+            raise InvalidRequestError(f"instance {instance.instance_id} has no running runtime to bind to")
+
+    def _repeat(
+        self, existing: Binding, strategy: CredentialStrategy, expiration: int, now: datetime
+    ) -> BindingView:
+        if existing.expiration_seconds != expiration or existing.strategy is not strategy:
+            raise BindingConflictError("binding already exists but with different parameters")
+        if existing.expired(now):
+            raise InvalidRequestError(
+                f"binding {existing.binding_id} expired; its id is free again once the cleanup removed it"
+            )
+        if existing.in_progress:
+            raise UnprocessableError("binding creation already in progress")
+        return BindingView(self._cipher.decrypt(existing.credentials), existing.expires_at, created=False)
+
+    async def _create_credentials(self, instance: Instance, placeholder: Binding) -> BindingView:
+        try:
+            issued = await self._issuer.issue(
+                instance, placeholder.binding_id, placeholder.strategy, placeholder.expiration_seconds
+            )
+        except Exception:
+            await self._forget(placeholder)
+            raise
+        async with self._uow() as uow:
+            stored = await uow.bindings.get(placeholder.instance_id, placeholder.binding_id)
+            if stored is None:  # unbound while we were creating it: undo in the cluster too
+                await self._issuer.revoke(instance, placeholder)
+                raise BindingGoneError("the binding was deleted while it was being created")
+            await uow.bindings.update(
+                stored.with_credentials(self._cipher.encrypt(issued.secret), issued.expires_at)
+            )
+            await uow.commit()
+        return BindingView(issued.secret, issued.expires_at, created=True)
+
+    async def _forget(self, placeholder: Binding) -> None:
+        """Creation failed: drop the placeholder and what the cluster got, so a retry starts afresh."""
+        try:
+            async with self._uow() as uow:
+                instance = await uow.instances.get(placeholder.instance_id)
+                await uow.bindings.delete(placeholder.instance_id, placeholder.binding_id)
+                await uow.commit()
+            if instance is not None:
+                await self._issuer.revoke(instance, placeholder)
+        except Exception:
+            log.exception("could not clean up binding %s after its creation failed", placeholder.binding_id)
+
+    # --- fetch ------------------------------------------------------------------------------------
+
+    async def get(self, instance_id: str, binding_id: str) -> BindingView:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            instance = await uow.instances.get(instance_id)
+            if instance is None:
+                raise InstanceNotFoundError("instance does not exist")
+            operations = await uow.operations.list_for_instance(instance_id)
+            last = _last_operation(operations)
+            if last is not None and last.type is OperationType.DEPROVISION:
+                raise BindingNotFoundError("Binding not found")
+            binding = await uow.bindings.get(instance_id, binding_id)
+        if binding is None:
+            raise BindingNotFoundError("Binding not found")
+        if binding.expired(now):
+            raise BindingNotFoundError("Binding expired")
+        if binding.in_progress:
+            raise BindingNotFoundError("Binding creation in progress")
+        return BindingView(self._cipher.decrypt(binding.credentials), binding.expires_at)
+
+    async def exists(self, instance_id: str, binding_id: str) -> bool:
+        """Binding last_operation: bindings are synchronous, so a binding that exists has succeeded."""
+        async with self._uow() as uow:
+            binding = await uow.bindings.get(instance_id, binding_id)
+        return binding is not None and not binding.in_progress
+
+    # --- unbind -----------------------------------------------------------------------------------
+
+    async def unbind(self, instance_id: str, binding_id: str) -> None:
+        """DELETE binding: the cluster identity first, the row only after that worked (keb-reference §4.5)."""
+        async with self._uow() as uow:
+            binding = await uow.bindings.get(instance_id, binding_id)
+            instance = await uow.instances.get(instance_id)
+            if binding is not None and instance is None:
+                await uow.bindings.delete(instance_id, binding_id)  # an orphan of a removed instance
+                await uow.commit()
+            if binding is None or instance is None:
+                raise BindingGoneError("binding does not exist")
+            operations = await uow.operations.list_for_instance(instance_id)
+        if not _runtime_gone(instance, operations):
+            await self._issuer.revoke(instance, binding)
+        async with self._uow() as uow:
+            await uow.bindings.delete(instance_id, binding_id)
+            await uow.commit()
+
+    # --- cleanup ----------------------------------------------------------------------------------
+
+    async def cleanup_expired(self, batch: int = 100) -> CleanupReport:
+        """Remove expired bindings, revoking token identities of running runtimes first."""
+        now = self._clock.now()
+        removed: list[tuple[str, str]] = []
+        failed: list[tuple[str, str, str]] = []
+        async with self._uow() as uow:
+            expired = await uow.bindings.list_expired(now, batch)
+        for binding in expired:
+            key = (binding.instance_id, binding.binding_id)
+            try:
+                await self._remove_expired(binding)
+            except (ClusterError, StorageConflictError) as error:
+                failed.append((*key, error.description))
+                continue
+            removed.append(key)
+        return CleanupReport(tuple(removed), tuple(failed))
+
+    async def _remove_expired(self, binding: Binding) -> None:
+        async with self._uow() as uow:
+            instance = await uow.instances.get(binding.instance_id)
+            operations = await uow.operations.list_for_instance(binding.instance_id) if instance else []
+        if instance is not None and not _runtime_gone(instance, operations):
+            # A missing runtime kubeconfig means the runtime is gone: nothing left to revoke.
+            with contextlib.suppress(ClusterNotFoundError):
+                await self._issuer.revoke(instance, binding)
+        async with self._uow() as uow:
+            await uow.bindings.delete(binding.instance_id, binding.binding_id)
+            await uow.commit()
