@@ -77,7 +77,10 @@ def _pattern(
         yield jsonschema.exceptions.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-_Draft4Validator = jsonschema.validators.extend(jsonschema.Draft4Validator, {"pattern": _pattern})
+# types-jsonschema leaves extend() unannotated.
+_Draft4Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    jsonschema.Draft4Validator, {"pattern": _pattern}
+)
 
 
 def validate_against_schema(schema: Mapping[str, Any], parameters: Mapping[str, Any]) -> None:
