@@ -1,7 +1,8 @@
 """``keb``: the broker's command line.
 
-keb serve       run the broker (the embedded defaults, or what APP_* variables configure)
-keb migrate     bring the database schema up to date and exit
+keb serve             run the broker (the embedded defaults, or what APP_* variables configure)
+keb migrate           bring the database schema up to date and exit
+keb cleanup-bindings  remove expired bindings (and their cluster identities), print what was removed
 """
 
 from __future__ import annotations
@@ -60,11 +61,33 @@ async def _migrate(settings: Settings) -> None:
         await engine.dispose()
 
 
+async def _cleanup_bindings(settings: Settings) -> int:
+    """Run the cleanup until nothing expired is left; exit status 1 if some binding could not be removed."""
+    services = build_services(settings, run_engine=False)
+    await services.start()
+    failed = 0
+    try:
+        while True:
+            report = await services.clean_bindings()
+            for instance_id, binding_id in report.removed:
+                print(f"removed binding {binding_id} of instance {instance_id}")
+            for instance_id, binding_id, why in report.failed:
+                print(f"could not remove binding {binding_id} of instance {instance_id}: {why}")
+            failed += len(report.failed)
+            if not report.removed:
+                break
+    finally:
+        await services.stop()
+    print(f"{failed} binding(s) could not be removed" if failed else "no expired bindings left")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="keb", description="Kyma Environment Broker")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the broker")
     commands.add_parser("migrate", help="apply database migrations and exit")
+    commands.add_parser("cleanup-bindings", help="remove expired bindings and print what was removed")
     args = parser.parse_args(argv)
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -73,3 +96,5 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "migrate":
         asyncio.run(_migrate(settings))
         log.info("database schema is up to date")
+    elif args.command == "cleanup-bindings":
+        raise SystemExit(asyncio.run(_cleanup_bindings(settings)))
