@@ -13,17 +13,24 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Protocol
 
 import attrs
+import yaml
 
 from keb_adapters.crypto import AesGcmCipher, local_secret_key
 from keb_adapters.http.bindings import BindingCreation
+from keb_adapters.kubernetes.client import KubeClient, LazyClient
+from keb_adapters.kubernetes.control_plane import KubernetesControlPlane
+from keb_adapters.kubernetes.gardener import KubernetesGardener
+from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
 from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, MemoryRuntimeClusters
 from keb_adapters.sql.database import create_engine, migrate
 from keb_adapters.sql.storage import SqlStorage
 from keb_adapters.system import RandomIds, SystemClock
 from keb_app.engine import OperationEngine
+from keb_app.landscape.local import LocalLandscape, start_local_landscape
 from keb_app.settings import Settings
 from keb_domain.errors import ConfigurationError
 from keb_domain.ports import (
@@ -63,6 +70,7 @@ class Services:
     processor: OperationProcessor
     engine: OperationEngine
     run_engine: bool = True
+    landscape: list[LocalLandscape] = attrs.field(factory=list)  # the running local landscape, if any
     _cleanup: asyncio.Task[None] | None = None
     _startup: list[Callable[[], Awaitable[None]]] = attrs.field(factory=list)
     _shutdown: list[Callable[[], Awaitable[None]]] = attrs.field(factory=list)
@@ -137,8 +145,14 @@ def build_services(
 
         startup.append(_migrate)
         shutdown.append(engine.dispose)
+    landscape: list[LocalLandscape] = []
     if control_plane is None:
-        control_plane = MemoryControlPlane(clock, ready_after=settings.local_ready_after, deletion_delay=1.0)
+        kcp_client, garden_client = _kubernetes_clients(settings, landscape, startup, shutdown)
+        control_plane = KubernetesControlPlane(kcp_client)
+        gardener = gardener or KubernetesGardener(garden_client, settings.gardener_project)
+        runtime_clusters = runtime_clusters or KubernetesRuntimeClusters(
+            control_plane, settings.kubernetes_timeout
+        )
     if isinstance(control_plane, MemoryControlPlane):
         gardener = gardener or MemoryGardener(control_plane, clock)
         runtime_clusters = runtime_clusters or MemoryRuntimeClusters(control_plane, clock)
@@ -177,9 +191,71 @@ def build_services(
         processor=processor,
         engine=operation_engine,
         run_engine=run_engine,
+        landscape=landscape,
         startup=startup,
         shutdown=shutdown,
     )
+
+
+def _client_from_file(path: Path, timeout: float) -> LazyClient:
+    async def load() -> KubeClient:
+        try:
+            kubeconfig = yaml.safe_load(await asyncio.to_thread(path.read_text, encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as error:
+            raise ConfigurationError(f"cannot read kubeconfig {path}: {error}") from None
+        return await KubeClient.from_kubeconfig(kubeconfig, timeout)
+
+    return LazyClient(load)
+
+
+def _kubernetes_clients(
+    settings: Settings,
+    landscape: list[LocalLandscape],
+    startup: list[Callable[[], Awaitable[None]]],
+    shutdown: list[Callable[[], Awaitable[None]]],
+) -> tuple[LazyClient, LazyClient]:
+    """KCP and Gardener clients for the configured mode; ``local`` starts the landscape at startup."""
+    timeout = settings.kubernetes_timeout
+    if settings.cluster_mode == "local":
+        directory = settings.data_dir / "landscape"
+        kcp_path, garden_path = (
+            directory / "kubeconfigs" / "kcp.yaml",
+            directory / "kubeconfigs" / "garden.yaml",
+        )
+
+        async def start_landscape() -> None:
+            landscape.append(
+                start_local_landscape(
+                    directory / "kubeconfigs",
+                    port=settings.local_landscape_port,
+                    state_dir=directory / "state",
+                    ready_after=settings.local_ready_after,
+                    project=settings.gardener_project,
+                )
+            )
+
+        async def stop_landscape() -> None:
+            while landscape:
+                landscape.pop().close()
+
+        startup.append(start_landscape)
+        shutdown.append(stop_landscape)
+        kcp, garden = _client_from_file(kcp_path, timeout), _client_from_file(garden_path, timeout)
+    elif settings.cluster_mode == "kubeconfig" and settings.kcp_kubeconfig is not None:
+        kcp = _client_from_file(settings.kcp_kubeconfig, timeout)
+    else:
+
+        async def in_cluster() -> KubeClient:
+            return KubeClient.in_cluster(timeout)
+
+        kcp = LazyClient(in_cluster)
+    if settings.cluster_mode != "local":
+        if settings.gardener_kubeconfig is None:
+            raise ConfigurationError("APP_GARDENER_KUBECONFIG is required with a real KCP")
+        garden = _client_from_file(settings.gardener_kubeconfig, timeout)
+    shutdown.append(kcp.close)
+    shutdown.append(garden.close)
+    return kcp, garden
 
 
 def _secret_key(settings: Settings) -> Secret:

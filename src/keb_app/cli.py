@@ -3,6 +3,7 @@
 keb serve             run the broker (the embedded defaults, or what APP_* variables configure)
 keb migrate           bring the database schema up to date and exit
 keb cleanup-bindings  remove expired bindings (and their cluster identities), print what was removed
+keb landscape         run only the local landscape (Kubernetes API double + KIM) and print its kubeconfigs
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import uvicorn
 from keb_adapters.sql.database import create_engine, migrate
 from keb_app.app import create_app
 from keb_app.bootstrap import build_services
+from keb_app.landscape.__main__ import main as landscape_main
 from keb_app.logs import configure_logging
 from keb_app.settings import Settings
 from keb_domain.errors import ConfigurationError
@@ -42,11 +44,16 @@ def serve(settings: Settings) -> None:
         settings.database_kind,
         settings.broker.default_platform_region,
     )
-    log.warning(
-        "no real cluster is created: runtimes live in an in-memory control plane whose KIM simulation turns "
-        "them Ready after %.1fs",
-        settings.local_ready_after,
-    )
+    if settings.cluster_mode == "local":
+        log.warning(
+            "no real cluster is created: KCP, Gardener and the runtimes are the local landscape, an "
+            "in-process Kubernetes API double whose KIM simulation turns runtimes Ready after %.1fs; "
+            "its kubeconfigs are in %s",
+            settings.local_ready_after,
+            settings.data_dir / "landscape" / "kubeconfigs",
+        )
+    else:
+        log.info("KCP: %s", settings.kcp_kubeconfig or "in-cluster configuration")
     app = create_app(services)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
@@ -88,7 +95,14 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("serve", help="run the broker")
     commands.add_parser("migrate", help="apply database migrations and exit")
     commands.add_parser("cleanup-bindings", help="remove expired bindings and print what was removed")
-    args = parser.parse_args(argv)
+    commands.add_parser(
+        "landscape", help="run the local landscape on its own; options: keb landscape --help", add_help=False
+    )
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "landscape":
+        raise SystemExit(landscape_main(rest))
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "serve":

@@ -161,6 +161,11 @@ class Settings:
     binding_cleanup_interval: float
     database_secret_key: Secret | None
     gardener_project: str
+    cluster_mode: str  # "local" (the embedded landscape), "kubeconfig" or "in-cluster"
+    kcp_kubeconfig: Path | None
+    gardener_kubeconfig: Path | None
+    kubernetes_timeout: float
+    local_landscape_port: int | None
     workers: int
     local_ready_after: float
     log_level: str
@@ -261,8 +266,21 @@ class Settings:
             ),
             operation=env.get("APP_BROKER_OPERATION_TIMEOUT", parse_duration, 86400.0),
         )
+        kcp_kubeconfig = env.text("APP_KCP_KUBECONFIG", "")
+        gardener_kubeconfig = env.text("APP_GARDENER_KUBECONFIG", "")
+        if kcp_kubeconfig:
+            cluster_mode = "kubeconfig"
+        elif env.text("KUBERNETES_SERVICE_HOST", ""):
+            cluster_mode = "in-cluster"
+        else:
+            cluster_mode = "local"
+        if cluster_mode != "local" and not gardener_kubeconfig:
+            raise ConfigurationError(
+                "APP_GARDENER_KUBECONFIG: required with a real KCP (APP_KCP_KUBECONFIG or in-cluster), "
+                "for the shoots/adminkubeconfig bindings"
+            )
         # Against the local landscape runtimes are Ready in seconds; a real KCP is polled every 10s (KEB).
-        local = not env.text("APP_KCP_KUBECONFIG", "")
+        local = cluster_mode == "local"
         poll = env.get("APP_OPERATION_POLL_INTERVAL", parse_duration, 1.0 if local else 10.0)
         pacing = Pacing(poll_interval=poll, retry_base=min(1.0, poll), retry_max=max(60.0, poll))
         port = env.get("APP_BROKER_PORT", parse_int, 8080)
@@ -295,6 +313,11 @@ class Settings:
             binding_cleanup_interval=env.get("APP_BROKER_BINDING_CLEANUP_INTERVAL", parse_duration, 3600.0),
             database_secret_key=Secret(key) if (key := env.text("APP_DATABASE_SECRET_KEY", "")) else None,
             gardener_project=env.text("APP_GARDENER_PROJECT", "kyma-dev"),
+            cluster_mode=cluster_mode,
+            kcp_kubeconfig=Path(kcp_kubeconfig) if kcp_kubeconfig else None,
+            gardener_kubeconfig=Path(gardener_kubeconfig) if gardener_kubeconfig else None,
+            kubernetes_timeout=env.get("APP_KUBERNETES_REQUEST_TIMEOUT", parse_duration, 30.0),
+            local_landscape_port=env.get("APP_LOCAL_LANDSCAPE_PORT", parse_int, 0) or None,
             workers=env.get("APP_OPERATION_WORKERS", parse_int, 20),
             local_ready_after=env.get("APP_LOCAL_LANDSCAPE_READY_AFTER", parse_duration, 3.0),
             log_level=env.text("APP_LOG_LEVEL", "info").upper(),
