@@ -112,8 +112,10 @@ class MemoryControlPlane:
                 }
             ]
             runtime["metadata"]["resourceVersion"] = str(next(self._versions))
-        if state == "Ready":
+        if state in ("Ready", "Failed"):
+            # Both are KIM's verdict on the current spec, as the landscape's KIM simulator reports them.
             status["observedGeneration"] = runtime["metadata"]["generation"]
+        if state == "Ready":
             status["provisioningCompleted"] = True
 
     # --- objects ----------------------------------------------------------------------------------
