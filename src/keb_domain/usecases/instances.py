@@ -43,6 +43,7 @@ from keb_domain.ports import Clock, IdGenerator, OperationEvent, UnitOfWork, Uni
 from keb_domain.usecases.config import BrokerConfig
 
 DEPROVISIONED_DESCRIPTION = "Operation succeeded. The instance was deprovisioned."
+MAX_ID_LENGTH = 255  # ids are stored in varchar(255) columns, as in KEB's schema
 REQUIRED_CONTEXT = (
     ("globalaccount_id", "global account ID"),
     ("subaccount_id", "subaccount ID"),
@@ -139,6 +140,10 @@ def check_context(context: Mapping[str, Any]) -> None:
         value = context.get(key)
         if not isinstance(value, str) or not value.strip():
             raise InvalidRequestError(f"context.{key}: the {label} must not be empty")
+        if len(value) > MAX_ID_LENGTH:
+            raise InvalidRequestError(
+                f"context.{key}: the {label} must be at most {MAX_ID_LENGTH} characters"
+            )
 
 
 def first_provisioning(operations: list[Operation]) -> Operation | None:

@@ -1,4 +1,8 @@
-"""An in-process broker behind Litestar's async test client, driven by a fake clock."""
+"""An in-process broker behind an ASGI client, driven by a fake clock.
+
+The app runs on the test's own event loop (``httpx.ASGITransport``), so SQL storage, whose connections
+belong to one loop, can stand behind it as well as memory storage.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +12,25 @@ from typing import Any
 import attrs
 import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
 from keb_adapters.memory.clusters import MemoryControlPlane
 from keb_adapters.memory.storage import MemoryStorage
 from keb_app.app import create_app
-from keb_app.bootstrap import Services, build_services
-from tests.support import OSB, FakeClock, SequentialIds, settings_for_tests
+from keb_app.bootstrap import Services, Storage, build_services
+from tests.support import AWS, OSB, SERVICE, FakeClock, SequentialIds, provision_body, settings_for_tests
+
+
+def instance_path(instance_id: str, region: str | None = None) -> str:
+    """The OSB path of an instance, with or without a platform region."""
+    prefix = f"/oauth/{region}/v2" if region else "/oauth/v2"
+    return f"{prefix}/service_instances/{instance_id}"
 
 
 @attrs.define
 class Broker:
     """The app plus handles on what stands behind it."""
 
-    client: AsyncTestClient[Any]
+    client: httpx.AsyncClient
     services: Services
     clock: FakeClock
     kcp: MemoryControlPlane
@@ -37,24 +46,79 @@ class Broker:
             await self.services.engine.run_once()
         raise AssertionError("operations did not settle")
 
+    async def step(self) -> None:
+        """Run the workers once without moving the clock: due operations advance until they wait."""
+        await self.services.engine.run_once()
+
     async def osb(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {**OSB, **kwargs.pop("headers", {})}
         return await self.client.request(method, path, headers=headers, **kwargs)
 
+    async def provision(
+        self, instance_id: str, body: dict[str, Any] | None = None, region: str | None = None
+    ) -> str:
+        """PUT an instance (the default aws body unless given); returns the operation id."""
+        response = await self.osb(
+            "PUT", instance_path(instance_id, region), json=body if body is not None else provision_body()
+        )
+        assert response.status_code == 202, response.text
+        return str(response.json()["operation"])
 
-async def make_broker(env: dict[str, str] | None = None, ready_after: float = 3.0) -> AsyncIterator[Broker]:
-    clock = FakeClock()
-    kcp = MemoryControlPlane(clock, ready_after=ready_after, deletion_delay=2.0)
+    async def provisioned(
+        self, instance_id: str, body: dict[str, Any] | None = None, region: str | None = None
+    ) -> str:
+        """Provision and run the workers until it succeeded; returns the provisioning operation id."""
+        operation = await self.provision(instance_id, body, region)
+        await self.settle()
+        state = await self.last_operation(instance_id, operation)
+        assert state == "succeeded", state
+        return operation
+
+    async def deprovision(self, instance_id: str, plan_id: str = AWS) -> httpx.Response:
+        return await self.osb(
+            "DELETE", instance_path(instance_id), params={"service_id": SERVICE, "plan_id": plan_id}
+        )
+
+    async def patch(self, instance_id: str, body: dict[str, Any], *, asynchronous: bool = True) -> httpx.Response:
+        params = {"accepts_incomplete": "true"} if asynchronous else {}
+        return await self.osb("PATCH", instance_path(instance_id), params=params, json=body)
+
+    async def last_operation(self, instance_id: str, operation: str | None = None) -> str:
+        """The OSB state of an operation (or of the instance's latest one)."""
+        params = {"operation": operation} if operation else {}
+        response = await self.osb("GET", f"{instance_path(instance_id)}/last_operation", params=params)
+        assert response.status_code == 200, response.text
+        return str(response.json()["state"])
+
+
+async def make_broker(
+    env: dict[str, str] | None = None,
+    ready_after: float = 3.0,
+    *,
+    storage: Storage | None = None,
+    kcp: MemoryControlPlane | None = None,
+    clock: FakeClock | None = None,
+) -> AsyncIterator[Broker]:
+    """A broker over memory storage (or the given storage), with workers that run only when told to."""
+    clock = clock or FakeClock()
+    kcp = kcp or MemoryControlPlane(clock, ready_after=ready_after, deletion_delay=2.0)
     services = build_services(
         settings_for_tests(env),
-        storage=MemoryStorage(),
+        storage=storage or MemoryStorage(),
         control_plane=kcp,
         clock=clock,
         ids=SequentialIds(),
         run_engine=False,
     )
-    async with AsyncTestClient(create_app(services)) as client:
-        yield Broker(client, services, clock, kcp)
+    app = create_app(services, manage_services=False)
+    await services.start()
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://keb.test"
+        ) as client:
+            yield Broker(client, services, clock, kcp)
+    finally:
+        await services.stop()
 
 
 @pytest.fixture
