@@ -256,7 +256,8 @@ class FakeCluster:
         self._host = host
         self._clock = clock
         self._admin_token = admin_token or new_bearer_token()
-        self._signer = signer or TokenSigner.generate()
+        # Generated on the first TokenRequest: RSA key generation is the slowest part of a new cluster.
+        self._signer = signer
         self._lock = threading.RLock()
         self._objects: dict[tuple[str, str], dict[tuple[str, str], JsonObject]] = {}
         self._resource_version = 0
@@ -281,7 +282,7 @@ class FakeCluster:
                 "name": self.name,
                 "resourceVersion": self._resource_version,
                 "adminToken": self._admin_token,
-                "serviceAccountKey": self._signer.key_pem.decode("ascii"),
+                "serviceAccountKey": self._signer.key_pem.decode("ascii") if self._signer else None,
                 "objects": [copy.deepcopy(o) for bucket in self._objects.values() for o in bucket.values()],
             }
 
@@ -301,7 +302,9 @@ class FakeCluster:
             host=host,
             clock=clock,
             admin_token=str(snapshot["adminToken"]),
-            signer=TokenSigner.from_pem(str(snapshot["serviceAccountKey"]).encode("ascii")),
+            signer=TokenSigner.from_pem(str(key).encode("ascii"))
+            if (key := snapshot.get("serviceAccountKey"))
+            else None,
         )
         cluster._resource_version = int(snapshot.get("resourceVersion", 0))
         for obj in snapshot.get("objects", []):
@@ -791,6 +794,9 @@ class FakeCluster:
         audiences = list(spec.get("audiences") or [API_AUDIENCE])
         now = int(self._clock())
         uid = account["metadata"]["uid"]
+        if self._signer is None:
+            self._signer = TokenSigner.generate()
+            self._dirty = True  # the key must be persisted, or tokens die with a restart
         token = self._signer.sign(
             {
                 "aud": audiences,
@@ -918,6 +924,8 @@ class FakeCluster:
 
     def _service_account(self, token: str, now: float) -> Identity | None:
         try:
+            if self._signer is None:
+                return None  # no token was ever issued here
             claims = self._signer.verify(token)
         except InvalidTokenError:
             return None
