@@ -1,0 +1,1 @@
+"""Integration tests of the local landscape (Kubernetes API double and KIM simulator)."""
