@@ -163,7 +163,13 @@ class InstanceController(Controller):
         description="Always asynchronous: 202 with an operation, also without accepts_incomplete. "
         "An identical repeat answers 202 with the same operation while it runs and 200 once it succeeded.",
         status_code=HTTP_202_ACCEPTED,
-        responses=responses(409),
+        responses={
+            **responses(409),
+            HTTP_200_OK: ResponseSpec(
+                data_container=ProvisionResponse,
+                description="An identical instance exists and is provisioned (dashboard_url, no operation)",
+            ),
+        },
     )
     async def provision(
         self,
@@ -228,7 +234,12 @@ class InstanceController(Controller):
         "runs in the background), 202 with an operation otherwise; 422 AsyncRequired without "
         "accepts_incomplete=true.",
         status_code=HTTP_200_OK,
-        responses=responses(404, 422),
+        responses={
+            **responses(404, 422),
+            HTTP_202_ACCEPTED: ResponseSpec(
+                data_container=UpdateResponse, description="An operation applies the update"
+            ),
+        },
     )
     async def update(
         self,
