@@ -79,7 +79,9 @@ class Broker:
             "DELETE", instance_path(instance_id), params={"service_id": SERVICE, "plan_id": plan_id}
         )
 
-    async def patch(self, instance_id: str, body: dict[str, Any], *, asynchronous: bool = True) -> httpx.Response:
+    async def patch(
+        self, instance_id: str, body: dict[str, Any], *, asynchronous: bool = True
+    ) -> httpx.Response:
         params = {"accepts_incomplete": "true"} if asynchronous else {}
         return await self.osb("PATCH", instance_path(instance_id), params=params, json=body)
 
@@ -110,15 +112,20 @@ async def make_broker(
         ids=SequentialIds(),
         run_engine=False,
     )
-    app = create_app(services, manage_services=False)
     await services.start()
     try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://keb.test"
-        ) as client:
+        async with asgi_client(services) as client:
             yield Broker(client, services, clock, kcp)
     finally:
         await services.stop()
+
+
+def asgi_client(services: Services) -> httpx.AsyncClient:
+    """An HTTP client for the app around ``services``, on the caller's event loop (no lifespan)."""
+    app = create_app(services, manage_services=False)
+    # Litestar's precise ASGI callable types are narrower than the loose ones httpx declares.
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=transport, base_url="http://keb.test")
 
 
 @pytest.fixture
