@@ -27,7 +27,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from keb_app.landscape import _kubeconfig
-from keb_app.landscape._errors import ApiError, unknown_resource
+from keb_app.landscape._errors import ApiError, bad_request, unknown_resource
 from keb_app.landscape._pki import CertificateAuthority, IssuedCertificate, fingerprint_der
 from keb_app.landscape._resources import ResourceRegistry, default_registry
 from keb_app.landscape._state import StateDirectory
@@ -87,6 +87,19 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve()
 
+    def do_HEAD(self) -> None:
+        self._serve()
+
+    def do_OPTIONS(self) -> None:
+        self._serve()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol errors (bad request line, unknown method) as a JSON Status, never an HTML page."""
+        reason = {400: "BadRequest", 405: "MethodNotAllowed", 501: "MethodNotAllowed"}.get(code, "")
+        self.close_connection = True
+        error = ApiError(405 if code == 501 else code, reason, message or explain or "bad request")
+        self._send_json(error.code, error.to_status())
+
     def log_message(self, format: str, *args: Any) -> None:
         _log.debug("%s " + format, self.address_string(), *args)
 
@@ -102,6 +115,8 @@ class _Handler(BaseHTTPRequestHandler):
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError("negative Content-Length")
         return self.rfile.read(length) if length else b""
 
     def _send_json(self, status: int, body: JsonObject, headers: Iterable[tuple[str, str]] = ()) -> None:
@@ -114,11 +129,17 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers:
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     def _serve(self) -> None:
         landscape = self.server.landscape
-        body = self._read_body()
+        try:
+            body = self._read_body()
+        except ValueError:
+            self.close_connection = True
+            self._send_json(400, bad_request("the request body could not be read").to_status())
+            return
         url = urlsplit(self.path)
         match = _CLUSTER_PATH.match(url.path)
         cluster = landscape.find_cluster(match["name"]) if match else None
@@ -145,7 +166,13 @@ class _Handler(BaseHTTPRequestHandler):
             ),
             server_address=self.headers.get("Host") or f"{landscape.host}:{landscape.port}",
         )
-        response = cluster.handle(request)
+        try:
+            response = cluster.handle(request)
+        except Exception:  # a bug in the double must still answer, as kube-apiserver answers 500
+            _log.exception("the API double failed on %s %s", self.command, path)
+            error = ApiError(500, "InternalError", "Internal error occurred: the API double failed")
+            self._send_json(500, error.to_status())
+            return
         self._send_json(response.status, response.body)
 
     def _answer_fault(self, cluster: FakeCluster, fault: Fault, path: str, query: str) -> None:

@@ -135,7 +135,7 @@ class ApiRequest:
     query: Mapping[str, str] = attrs.field(factory=dict)
     content_type: str | None = None
     accept: str = "application/json"
-    body: bytes = b""
+    body: bytes = attrs.field(default=b"", repr=False)  # may carry Secret data
     credentials: Credentials = attrs.field(factory=Credentials)
     server_address: str = ""
 
@@ -145,7 +145,7 @@ class ApiResponse:
     """Status code and JSON body to send back."""
 
     status: int
-    body: JsonObject
+    body: JsonObject = attrs.field(repr=False)  # may carry tokens or kubeconfigs
 
 
 FaultAction = int | Literal["timeout", "drop"]

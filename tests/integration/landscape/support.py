@@ -80,11 +80,14 @@ def raw_request(
     *,
     token: bool = True,
 ) -> urllib3.BaseHTTPResponse:
-    """One HTTPS request with exactly the given headers (and the kubeconfig's CA and, optionally, token)."""
+    """One HTTPS request with exactly the given headers, the kubeconfig's CA and, optionally, its token.
+
+    The token goes in a lower-case ``authorization`` header, as some clients send it.
+    """
     cluster = kubeconfig["clusters"][0]["cluster"]
     ca = base64.b64decode(cluster["certificate-authority-data"]).decode("ascii")
     all_headers = dict(headers or {})
     if token:
-        all_headers["Authorization"] = f"Bearer {kubeconfig['users'][0]['user']['token']}"
+        all_headers["authorization"] = f"Bearer {kubeconfig['users'][0]['user']['token']}"
     with urllib3.PoolManager(ca_cert_data=ca, retries=False) as pool:
         return pool.request(method, cluster["server"] + path, body=body, headers=all_headers)

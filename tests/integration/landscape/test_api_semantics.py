@@ -369,3 +369,20 @@ def test_seeded_objects_are_read_back_through_the_api(kcp: FakeCluster, custom: 
         == "Failed"
     )
     assert [(r.method, r.status) for r in kcp.requests] == [("GET", 200)]
+
+
+def test_unsupported_methods_answer_a_json_status(server: KubeApiServer, kcp: FakeCluster) -> None:
+    """OPTIONS on a resource answers 405 MethodNotAllowed as a JSON Status, not an HTML error page."""
+    response = raw_request(server.admin_kubeconfig("kcp"), "OPTIONS", "/api/v1/namespaces/default/configmaps")
+    assert response.status == 405
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["reason"] == "MethodNotAllowed"
+
+
+def test_unknown_cluster_is_not_found(server: KubeApiServer, kcp: FakeCluster) -> None:
+    """A path under a cluster name the server does not host answers 404 NotFound."""
+    kubeconfig = server.admin_kubeconfig("kcp")
+    kubeconfig["clusters"][0]["cluster"]["server"] = server.cluster_url("nope")
+    response = raw_request(kubeconfig, "GET", "/api/v1/namespaces")
+    assert response.status == 404
+    assert response.json()["reason"] == "NotFound"
