@@ -413,6 +413,9 @@ class FakeCluster:
         if resource.group == "" and resource.plural == "secrets":
             obj.setdefault("type", "Opaque")
             data = obj.get("data") or {}
+            string_data = obj.pop("stringData", None) or {}
+            if not isinstance(data, dict) or not isinstance(string_data, dict):
+                raise bad_request('Secret in version "v1" cannot be handled as a Secret: data must be a map')
             for key, value in data.items():
                 try:
                     base64.b64decode(str(value), validate=True)
@@ -421,7 +424,6 @@ class FakeCluster:
                         'Secret in version "v1" cannot be handled as a Secret: '
                         f"illegal base64 data for key {key}"
                     ) from error
-            string_data = obj.pop("stringData", None) or {}
             for key, value in string_data.items():
                 data[key] = base64.b64encode(str(value).encode()).decode("ascii")
             if data:
