@@ -165,6 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
                 certificate=landscape.presented_certificate(self.connection),
             ),
             server_address=self.headers.get("Host") or f"{landscape.host}:{landscape.port}",
+            path_prefix=f"/clusters/{cluster.name}",
         )
         try:
             response = cluster.handle(request)

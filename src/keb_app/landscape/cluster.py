@@ -138,6 +138,7 @@ class ApiRequest:
     body: bytes = attrs.field(default=b"", repr=False)  # may carry Secret data
     credentials: Credentials = attrs.field(factory=Credentials)
     server_address: str = ""
+    path_prefix: str = ""  # where the cluster is served, e.g. ``/clusters/kcp``
 
 
 @attrs.frozen
@@ -1018,9 +1019,24 @@ class FakeCluster:
             return _discovery.api_resource_list(self.registry, parts[1], parts[2]) or _raise(
                 unknown_resource()
             )
+        if parts[:2] == ["openapi", "v3"]:
+            return self._openapi(parts[2:], request.path_prefix)
         if parts[0] not in ("api", "apis"):
             raise unknown_resource()
         return None
+
+    def _openapi(self, parts: list[str], path_prefix: str) -> JsonObject:
+        if not parts:
+            return _discovery.openapi_v3_root(self.registry, path_prefix)
+        if parts[0] == "api" and len(parts) == 2:
+            group, version = "", parts[1]
+        elif parts[0] == "apis" and len(parts) == 3:
+            group, version = parts[1], parts[2]
+        else:
+            raise unknown_resource()
+        return _discovery.openapi_v3_group_version(self.registry, group, version) or _raise(
+            unknown_resource()
+        )
 
     def _handle(self, request: ApiRequest) -> tuple[int, JsonObject]:
         identity = self.authenticate(request.credentials)

@@ -40,13 +40,20 @@ def test_kubectl_gets_namespaces(tmp_path: Path, server: KubeApiServer, kcp: Fak
     assert sorted(line.split()[0] for line in lines[1:]) == ["default", "kcp-system"]
 
 
-def test_kubectl_prints_runtime_printer_columns(
+def test_kubectl_patches_runtime_status_and_prints_printer_columns(
     tmp_path: Path, server: KubeApiServer, kcp: FakeCluster
 ) -> None:
-    """kubectl get runtimes shows the CRD's printer columns, including the state KIM sets."""
+    """kubectl patch --subresource status (as simulate_kim.sh does) sets the state kubectl get then shows."""
     kcp.create("runtimes", runtime_body("rt-1"))
-    kcp.set_status("runtimes", "rt-1", {"state": "Ready"}, "kcp-system")
-    result = _kubectl(tmp_path, server.admin_kubeconfig("kcp"), "get", "runtimes", "-n", "kcp-system")
+    kubeconfig = server.admin_kubeconfig("kcp")
+    patched = _kubectl(
+        tmp_path,
+        kubeconfig,
+        *("patch", "runtime", "rt-1", "-n", "kcp-system", "--type", "merge", "--subresource", "status"),
+        *("-p", '{"status": {"state": "Ready"}}'),
+    )
+    assert patched.returncode == 0, patched.stderr
+    result = _kubectl(tmp_path, kubeconfig, "get", "runtimes", "-n", "kcp-system")
     assert result.returncode == 0, result.stderr
     assert [line.split()[:4] for line in result.stdout.splitlines()] == [
         ["NAME", "PROVIDER", "REGION", "STATE"],
@@ -54,16 +61,23 @@ def test_kubectl_prints_runtime_printer_columns(
     ]
 
 
-def test_kubectl_applies_and_deletes_a_config_map(
-    tmp_path: Path, server: KubeApiServer, kcp: FakeCluster
-) -> None:
-    """kubectl create and delete reach the store and report success."""
+def test_kubectl_applies_changes_and_deletes(tmp_path: Path, server: KubeApiServer, kcp: FakeCluster) -> None:
+    """kubectl apply creates, then patches a changed manifest, and kubectl delete removes the object."""
     kubeconfig = server.admin_kubeconfig("kcp")
-    created = _kubectl(
-        tmp_path, kubeconfig, "create", "configmap", "cm", "-n", "kcp-system", "--from-literal=a=b"
-    )
-    assert created.returncode == 0, created.stderr
-    assert kcp.get("configmaps", "cm", "kcp-system") is not None
-    deleted = _kubectl(tmp_path, kubeconfig, "delete", "configmap", "cm", "-n", "kcp-system")
+    manifest = tmp_path / "cm.yaml"
+    for value in ("1", "2"):
+        config_map = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "cm", "namespace": "kcp-system"},
+            "data": {"a": value},
+        }
+        manifest.write_text(dump(config_map), encoding="utf-8")
+        applied = _kubectl(tmp_path, kubeconfig, "apply", "-f", str(manifest))
+        assert applied.returncode == 0, applied.stderr
+    stored = kcp.get("configmaps", "cm", "kcp-system")
+    assert stored is not None
+    assert stored["data"] == {"a": "2"}
+    deleted = _kubectl(tmp_path, kubeconfig, "delete", "-f", str(manifest))
     assert deleted.returncode == 0, deleted.stderr
     assert kcp.get("configmaps", "cm", "kcp-system") is None
