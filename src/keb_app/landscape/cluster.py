@@ -1213,8 +1213,8 @@ class FakeCluster:
         method: str,
         path_regex: str,
         status: FaultAction = 503,
-        *,
         times: int | None = 1,
+        *,
         delay: float = 30.0,
     ) -> None:
         """Fail matching requests: an HTTP status, ``"timeout"`` (answer nothing for ``delay`` seconds,
