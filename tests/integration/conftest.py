@@ -17,7 +17,7 @@ from keb_adapters.sql.database import create_engine, migrate
 POSTGRES_URL = os.environ.get("KEB_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
 
-async def _postgres_problem() -> str | None:
+async def postgres_problem() -> str | None:
     """None when PostgreSQL answers; otherwise why not."""
     dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
     try:
@@ -33,7 +33,7 @@ async def postgres_engine() -> AsyncIterator[AsyncEngine]:
 
     Skips with the reason when PostgreSQL is unreachable; under CI=true that is a failure instead.
     """
-    problem = await _postgres_problem()
+    problem = await postgres_problem()
     if problem is not None:
         message = f"PostgreSQL at {POSTGRES_URL} is not reachable ({problem})"
         if os.environ.get("CI") == "true":
