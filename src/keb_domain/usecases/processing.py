@@ -111,9 +111,16 @@ def _runtime_state(runtime: dict[str, Any]) -> tuple[str, str]:
 
 
 def _observed(runtime: dict[str, Any]) -> bool:
-    """Whether KIM has seen the current spec (``observedGeneration``, where KIM reports it)."""
+    """Whether KIM has seen the current spec, so that its ``Ready`` is about the update.
+
+    ``status.observedGeneration``, else the newest condition's ``observedGeneration`` (metav1.Condition);
+    where KIM reports neither, its state is taken as current, as KEB does.
+    """
     status = runtime.get("status") or {}
     observed = status.get("observedGeneration")
+    if observed is None:
+        conditions = [c for c in status.get("conditions") or [] if c.get("observedGeneration") is not None]
+        observed = conditions[-1]["observedGeneration"] if conditions else None
     generation = (runtime.get("metadata") or {}).get("generation")
     return observed is None or generation is None or int(observed) >= int(generation)
 
