@@ -22,7 +22,11 @@ class Secret:
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and hmac.compare_digest(self._value, other._value)
+        # compare_digest refuses str with non-ASCII characters (TypeError), so compare the UTF-8 bytes;
+        # surrogatepass keeps lone surrogates (which JSON can carry) comparable too.
+        return isinstance(other, Secret) and hmac.compare_digest(
+            self._value.encode("utf-8", "surrogatepass"), other._value.encode("utf-8", "surrogatepass")
+        )
 
     def __hash__(self) -> int:
         return hash(("Secret", self._value))
