@@ -7,10 +7,10 @@ StorageConflictError, as does an insert whose key exists. Operation claiming use
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Protocol, Self, TypeVar, cast
 
 import attrs
 import sqlalchemy as sa
@@ -172,36 +172,75 @@ def binding_from_row(row: Mapping[Any, Any]) -> Binding:
 # --- repositories ------------------------------------------------------------------------------------
 
 
+class _Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+V = TypeVar("V", bound=_Versioned)
+
+
+def _at_version(value: V, version: int) -> V:
+    """The same frozen attrs object at another version (mypy's attrs plugin cannot see through V)."""
+    return cast(V, attrs.evolve(cast(Any, value), version=version))
+
+
+class _Rows(Generic[V]):
+    """Reads and version-checked writes of one table, shared by the repositories."""
+
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        table: sa.Table,
+        to_row: Callable[[V], dict[str, Any]],
+        from_row: Callable[[Mapping[Any, Any]], V],
+    ) -> None:
+        self._c = connection
+        self._table = table
+        self._to_row = to_row
+        self._from_row = from_row
+
+    async def one(self, where: sa.ColumnElement[bool]) -> V | None:
+        row = (await self._c.execute(sa.select(self._table).where(where))).first()
+        return self._from_row(row._mapping) if row else None
+
+    async def many(self, query: sa.Select[Any]) -> list[V]:
+        return [self._from_row(row._mapping) for row in await self._c.execute(query)]
+
+    async def insert(self, value: V, label: str) -> None:
+        """Insert at version 1. Raises StorageConflictError when the key exists."""
+        try:
+            await self._c.execute(sa.insert(self._table).values(self._to_row(_at_version(value, 1))))
+        except IntegrityError:
+            raise StorageConflictError(f"{label} already exists") from None
+
+    async def update(self, value: V, where: sa.ColumnElement[bool], label: str) -> V:
+        """Write if the stored version is still the one read; returns the value at its new version."""
+        updated = _at_version(value, value.version + 1)
+        result = await self._c.execute(
+            sa.update(self._table)
+            .where(where, self._table.c.version == value.version)
+            .values(self._to_row(updated))
+        )
+        if result.rowcount != 1:
+            raise StorageConflictError(f"{label} was changed by a concurrent writer")
+        return updated
+
+
 class _Instances:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
+        self._rows = _Rows(connection, t.instances, instance_to_row, instance_from_row)
 
     async def get(self, instance_id: str) -> Instance | None:
-        row = (
-            await self._c.execute(sa.select(t.instances).where(t.instances.c.instance_id == instance_id))
-        ).first()
-        return instance_from_row(row._mapping) if row else None
+        return await self._rows.one(t.instances.c.instance_id == instance_id)
 
     async def add(self, instance: Instance) -> None:
-        try:
-            await self._c.execute(
-                sa.insert(t.instances).values(instance_to_row(attrs.evolve(instance, version=1)))
-            )
-        except IntegrityError:
-            raise StorageConflictError(f"instance {instance.instance_id} already exists") from None
+        await self._rows.insert(instance, f"instance {instance.instance_id}")
 
     async def update(self, instance: Instance) -> Instance:
-        updated = attrs.evolve(instance, version=instance.version + 1)
-        result = await self._c.execute(
-            sa.update(t.instances)
-            .where(
-                t.instances.c.instance_id == instance.instance_id, t.instances.c.version == instance.version
-            )
-            .values(instance_to_row(updated))
-        )
-        if result.rowcount != 1:
-            raise StorageConflictError(f"instance {instance.instance_id} was changed by a concurrent writer")
-        return updated
+        where = t.instances.c.instance_id == instance.instance_id
+        return await self._rows.update(instance, where, f"instance {instance.instance_id}")
 
     async def delete(self, instance_id: str) -> None:
         await self._c.execute(sa.delete(t.instances).where(t.instances.c.instance_id == instance_id))
@@ -214,39 +253,25 @@ class _Instances:
 class _Operations:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
+        self._rows = _Rows(connection, t.operations, operation_to_row, operation_from_row)
 
     async def get(self, operation_id: str) -> Operation | None:
-        row = (
-            await self._c.execute(sa.select(t.operations).where(t.operations.c.id == operation_id))
-        ).first()
-        return operation_from_row(row._mapping) if row else None
+        return await self._rows.one(t.operations.c.id == operation_id)
 
     async def add(self, operation: Operation) -> None:
-        try:
-            await self._c.execute(
-                sa.insert(t.operations).values(operation_to_row(attrs.evolve(operation, version=1)))
-            )
-        except IntegrityError:
-            raise StorageConflictError(f"operation {operation.id} already exists") from None
+        await self._rows.insert(operation, f"operation {operation.id}")
 
     async def update(self, operation: Operation) -> Operation:
-        updated = attrs.evolve(operation, version=operation.version + 1)
-        result = await self._c.execute(
-            sa.update(t.operations)
-            .where(t.operations.c.id == operation.id, t.operations.c.version == operation.version)
-            .values(operation_to_row(updated))
+        return await self._rows.update(
+            operation, t.operations.c.id == operation.id, f"operation {operation.id}"
         )
-        if result.rowcount != 1:
-            raise StorageConflictError(f"operation {operation.id} was changed by a concurrent writer")
-        return updated
 
     async def list_for_instance(self, instance_id: str) -> list[Operation]:
-        query = (
+        return await self._rows.many(
             sa.select(t.operations)
             .where(t.operations.c.instance_id == instance_id)
             .order_by(t.operations.c.created_at, t.operations.c.id)
         )
-        return [operation_from_row(row._mapping) for row in await self._c.execute(query)]
 
     async def delete_for_instance(self, instance_id: str) -> None:
         await self._c.execute(sa.delete(t.operations).where(t.operations.c.instance_id == instance_id))
@@ -295,46 +320,31 @@ class _Events:
 class _Bindings:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
+        self._rows = _Rows(connection, t.bindings, binding_to_row, binding_from_row)
 
     @staticmethod
     def _key(instance_id: str, binding_id: str) -> sa.ColumnElement[bool]:
         return sa.and_(t.bindings.c.instance_id == instance_id, t.bindings.c.id == binding_id)
 
     async def get(self, instance_id: str, binding_id: str) -> Binding | None:
-        row = (await self._c.execute(sa.select(t.bindings).where(self._key(instance_id, binding_id)))).first()
-        return binding_from_row(row._mapping) if row else None
+        return await self._rows.one(self._key(instance_id, binding_id))
 
     async def add(self, binding: Binding) -> None:
-        try:
-            await self._c.execute(
-                sa.insert(t.bindings).values(binding_to_row(attrs.evolve(binding, version=1)))
-            )
-        except IntegrityError:
-            raise StorageConflictError(f"binding {binding.binding_id} already exists") from None
+        await self._rows.insert(binding, f"binding {binding.binding_id}")
 
     async def update(self, binding: Binding) -> Binding:
-        updated = attrs.evolve(binding, version=binding.version + 1)
-        result = await self._c.execute(
-            sa.update(t.bindings)
-            .where(
-                self._key(binding.instance_id, binding.binding_id), t.bindings.c.version == binding.version
-            )
-            .values(binding_to_row(updated))
-        )
-        if result.rowcount != 1:
-            raise StorageConflictError(f"binding {binding.binding_id} was changed by a concurrent writer")
-        return updated
+        where = self._key(binding.instance_id, binding.binding_id)
+        return await self._rows.update(binding, where, f"binding {binding.binding_id}")
 
     async def delete(self, instance_id: str, binding_id: str) -> None:
         await self._c.execute(sa.delete(t.bindings).where(self._key(instance_id, binding_id)))
 
     async def list_for_instance(self, instance_id: str) -> list[Binding]:
-        query = (
+        return await self._rows.many(
             sa.select(t.bindings)
             .where(t.bindings.c.instance_id == instance_id)
             .order_by(t.bindings.c.created_at, t.bindings.c.id)
         )
-        return [binding_from_row(row._mapping) for row in await self._c.execute(query)]
 
     async def count_unexpired(self, instance_id: str, now: datetime) -> int:
         query = (
@@ -345,13 +355,12 @@ class _Bindings:
         return int((await self._c.execute(query)).scalar_one())
 
     async def list_expired(self, now: datetime, limit: int) -> list[Binding]:
-        query = (
+        return await self._rows.many(
             sa.select(t.bindings)
             .where(t.bindings.c.expires_at <= now)
             .order_by(t.bindings.c.expires_at, t.bindings.c.instance_id, t.bindings.c.id)
             .limit(limit)
         )
-        return [binding_from_row(row._mapping) for row in await self._c.execute(query)]
 
 
 class SqlUnitOfWork:
