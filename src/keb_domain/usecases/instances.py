@@ -205,6 +205,32 @@ class InstanceUseCases:
     def _dashboard_url(self, instance_id: str) -> str:
         return f"{self._config.dashboard_landscape_url.rstrip('/')}/?kubeconfigID={instance_id}"
 
+    async def _add_operation(
+        self,
+        uow: UnitOfWork,
+        *,
+        instance_id: str,
+        plan_id: str,
+        kind: OperationType,
+        now: datetime,
+        why: str,
+        pending: bool = True,
+        **details: Any,
+    ) -> Operation:
+        """A new operation and the event that says why it exists; the caller commits, then notifies."""
+        operation = Operation.create(
+            operation_id=self._ids.new_id(),
+            instance_id=instance_id,
+            type=kind,
+            now=now,
+            plan_id=plan_id,
+            pending=pending,
+            **details,
+        )
+        await uow.operations.add(operation)
+        await uow.events.add(OperationEvent(instance_id, operation.id, "info", why, now))
+        return operation
+
     # --- provision --------------------------------------------------------------------------------
 
     def _validate_provisioning(self, cmd: ProvisionCommand) -> tuple[Plan, dict[str, Any], Provider, str]:
@@ -313,12 +339,13 @@ class InstanceUseCases:
                 raise InvalidRequestError(
                     "trial Kyma was created for the global account, but there is only one allowed"
                 )
-            operation = Operation.create(
-                operation_id=self._ids.new_id(),
+            operation = await self._add_operation(
+                uow,
                 instance_id=cmd.instance_id,
-                type=OperationType.PROVISION,
-                now=now,
                 plan_id=plan.id,
+                kind=OperationType.PROVISION,
+                now=now,
+                why="Provisioning requested",
                 pending=False,
                 request_digest=digest,
                 user_agent=cmd.user_agent,
@@ -344,10 +371,6 @@ class InstanceUseCases:
                 last_operation_id=operation.id,
             )
             await uow.instances.add(instance)
-            await uow.operations.add(operation)
-            await uow.events.add(
-                OperationEvent(instance.instance_id, operation.id, "info", "Provisioning requested", now)
-            )
             await uow.commit()
             self._notify()
         # dashboard_url is deliberately blank on a fresh provision (KEB): the runtime does not exist yet.
@@ -486,19 +509,15 @@ class InstanceUseCases:
                 await uow.instances.update(updated)
                 await uow.commit()
                 return UpdateResult(None, "", self.labels(updated, now))
-            operation = Operation.create(
-                operation_id=self._ids.new_id(),
-                instance_id=instance.instance_id,
-                type=OperationType.UPDATE,
-                now=now,
-                plan_id=plan.id,
-                pending=True,
-                parameters=parameters,
-            )
             await uow.instances.update(updated)
-            await uow.operations.add(operation)
-            await uow.events.add(
-                OperationEvent(instance.instance_id, operation.id, "info", "Update requested", now)
+            operation = await self._add_operation(
+                uow,
+                instance_id=instance.instance_id,
+                plan_id=plan.id,
+                kind=OperationType.UPDATE,
+                now=now,
+                why="Update requested",
+                parameters=parameters,
             )
             await uow.commit()
             self._notify()
@@ -526,31 +545,17 @@ class InstanceUseCases:
                 raise UnprocessableError(
                     "Unable to unsuspend: the preceding suspension failed; suspend it again first"
                 )
-            operation = Operation.create(
-                operation_id=self._ids.new_id(),
-                instance_id=instance.instance_id,
-                type=OperationType.PROVISION,
-                now=now,
-                plan_id=instance.plan_id,
-                pending=True,
-                temporary=True,
-            )
-            message = "Unsuspension requested"
-        else:
-            operation = Operation.create(
-                operation_id=self._ids.new_id(),
-                instance_id=instance.instance_id,
-                type=OperationType.DEPROVISION,
-                now=now,
-                plan_id=instance.plan_id,
-                pending=True,
-                temporary=True,
-            )
-            message = "Suspension requested"
         updated = instance.with_context(context, now)
         await uow.instances.update(updated)
-        await uow.operations.add(operation)
-        await uow.events.add(OperationEvent(instance.instance_id, operation.id, "info", message, now))
+        await self._add_operation(
+            uow,
+            instance_id=instance.instance_id,
+            plan_id=instance.plan_id,
+            kind=OperationType.PROVISION if active else OperationType.DEPROVISION,
+            now=now,
+            why="Unsuspension requested" if active else "Suspension requested",
+            temporary=True,
+        )
         await uow.commit()
         self._notify()
         return UpdateResult(None, "", self.labels(updated, now))
@@ -567,18 +572,14 @@ class InstanceUseCases:
             latest = latest_deprovisioning(await uow.operations.list_for_instance(cmd.instance_id))
             if latest is not None and latest.state is not OperationState.FAILED:
                 return latest.id
-            operation = Operation.create(
-                operation_id=self._ids.new_id(),
+            operation = await self._add_operation(
+                uow,
                 instance_id=cmd.instance_id,
-                type=OperationType.DEPROVISION,
-                now=now,
                 plan_id=instance.plan_id,
-                pending=True,
+                kind=OperationType.DEPROVISION,
+                now=now,
+                why="Deprovisioning requested",
                 user_agent=cmd.user_agent,
-            )
-            await uow.operations.add(operation)
-            await uow.events.add(
-                OperationEvent(instance.instance_id, operation.id, "info", "Deprovisioning requested", now)
             )
             await uow.commit()
             self._notify()
@@ -623,18 +624,14 @@ class InstanceUseCases:
             if running:
                 operation = running[-1]
             else:
-                operation = Operation.create(
-                    operation_id=self._ids.new_id(),
+                operation = await self._add_operation(
+                    uow,
                     instance_id=instance_id,
-                    type=OperationType.DEPROVISION,
-                    now=now,
                     plan_id=instance.plan_id,
-                    pending=True,
+                    kind=OperationType.DEPROVISION,
+                    now=now,
+                    why="Expiration requested",
                     temporary=True,
-                )
-                await uow.operations.add(operation)
-                await uow.events.add(
-                    OperationEvent(instance_id, operation.id, "info", "Expiration requested", now)
                 )
             await uow.instances.update(expired)
             await uow.commit()
