@@ -7,7 +7,7 @@ StorageConflictError, as does an insert whose key exists. Operation claiming use
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar, cast
@@ -18,155 +18,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from keb_adapters.sql import tables as t
+from keb_adapters.sql.mapping import from_row, to_row
 from keb_domain.errors import StorageConflictError
-from keb_domain.model.binding import Binding, CredentialStrategy
+from keb_domain.model.binding import Binding
 from keb_domain.model.instance import ArchivedInstance, Instance
-from keb_domain.model.operation import Operation, OperationState, OperationType
-from keb_domain.model.plans import Provider
+from keb_domain.model.operation import Operation, OperationState
 from keb_domain.ports import OperationEvent
 
 UNFINISHED = (OperationState.PENDING.value, OperationState.IN_PROGRESS.value)
-
-
-# --- mapping -------------------------------------------------------------------------------------------
-
-
-def instance_to_row(instance: Instance) -> dict[str, Any]:
-    return {
-        "instance_id": instance.instance_id,
-        "runtime_id": instance.runtime_id,
-        "global_account_id": instance.global_account_id,
-        "subaccount_id": instance.subaccount_id,
-        "user_id": instance.user_id,
-        "service_id": instance.service_id,
-        "service_plan_id": instance.plan_id,
-        "service_plan_name": instance.plan_name,
-        "platform_region": instance.platform_region,
-        "provider": instance.provider.value,
-        "provider_region": instance.cluster_region,
-        "shoot_name": instance.shoot_name,
-        "dashboard_url": instance.dashboard_url,
-        "parameters": dict(instance.parameters),
-        "context": dict(instance.context),
-        "eu_access": instance.eu_access,
-        "last_operation_id": instance.last_operation_id,
-        "created_at": instance.created_at,
-        "updated_at": instance.updated_at,
-        "expired_at": instance.expired_at,
-        "version": instance.version,
-    }
-
-
-def instance_from_row(row: Mapping[Any, Any]) -> Instance:
-    return Instance(
-        instance_id=row["instance_id"],
-        runtime_id=row["runtime_id"],
-        global_account_id=row["global_account_id"],
-        subaccount_id=row["subaccount_id"],
-        user_id=row["user_id"],
-        service_id=row["service_id"],
-        plan_id=row["service_plan_id"],
-        plan_name=row["service_plan_name"],
-        platform_region=row["platform_region"],
-        provider=Provider(row["provider"]),
-        cluster_region=row["provider_region"],
-        shoot_name=row["shoot_name"],
-        dashboard_url=row["dashboard_url"],
-        parameters=row["parameters"],
-        context=row["context"],
-        eu_access=row["eu_access"],
-        last_operation_id=row["last_operation_id"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        expired_at=row["expired_at"],
-        version=row["version"],
-    )
-
-
-def operation_to_row(operation: Operation) -> dict[str, Any]:
-    return {
-        "id": operation.id,
-        "instance_id": operation.instance_id,
-        "type": operation.type.value,
-        "state": operation.state.value,
-        "description": operation.description,
-        "temporary": operation.temporary,
-        "plan_id": operation.plan_id,
-        "runtime_id": operation.runtime_id,
-        "finished_stages": list(operation.finished_stages),
-        "request_digest": operation.request_digest,
-        "parameters": dict(operation.parameters),
-        "user_agent": operation.user_agent,
-        "stage_started_at": operation.stage_started_at,
-        "attempts": operation.attempts,
-        "next_run_at": operation.next_run_at,
-        "created_at": operation.created_at,
-        "updated_at": operation.updated_at,
-        "version": operation.version,
-    }
-
-
-def operation_from_row(row: Mapping[Any, Any]) -> Operation:
-    return Operation(
-        id=row["id"],
-        instance_id=row["instance_id"],
-        type=OperationType(row["type"]),
-        state=OperationState(row["state"]),
-        description=row["description"],
-        temporary=row["temporary"],
-        plan_id=row["plan_id"],
-        runtime_id=row["runtime_id"],
-        finished_stages=tuple(row["finished_stages"]),
-        request_digest=row["request_digest"],
-        parameters=row["parameters"],
-        user_agent=row["user_agent"],
-        stage_started_at=row["stage_started_at"],
-        attempts=row["attempts"],
-        next_run_at=row["next_run_at"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        version=row["version"],
-    )
-
-
-_ARCHIVE_COLUMNS = {"platform_region": "subaccount_region", "cluster_region": "region"}
-
-
-def archived_to_row(archived: ArchivedInstance) -> dict[str, Any]:
-    return {_ARCHIVE_COLUMNS.get(k, k): v for k, v in attrs.asdict(archived).items()}
-
-
-def archived_from_row(row: Mapping[Any, Any]) -> ArchivedInstance:
-    names = {v: k for k, v in _ARCHIVE_COLUMNS.items()}
-    return ArchivedInstance(**{names.get(k, k): v for k, v in row.items()})
-
-
-def binding_to_row(binding: Binding) -> dict[str, Any]:
-    return {
-        "id": binding.binding_id,
-        "instance_id": binding.instance_id,
-        "binding_type": binding.strategy.value,
-        "expiration_seconds": binding.expiration_seconds,
-        "created_at": binding.created_at,
-        "expires_at": binding.expires_at,
-        "created_by": binding.created_by,
-        "kubeconfig": binding.credentials,
-        "version": binding.version,
-    }
-
-
-def binding_from_row(row: Mapping[Any, Any]) -> Binding:
-    return Binding(
-        instance_id=row["instance_id"],
-        binding_id=row["id"],
-        strategy=CredentialStrategy(row["binding_type"]),
-        expiration_seconds=row["expiration_seconds"],
-        created_at=row["created_at"],
-        expires_at=row["expires_at"],
-        created_by=row["created_by"],
-        credentials=row["kubeconfig"],
-        version=row["version"],
-    )
 
 
 # --- repositories ------------------------------------------------------------------------------------
@@ -188,29 +47,22 @@ def _at_version(value: V, version: int) -> V:
 class _Rows(Generic[V]):
     """Reads and version-checked writes of one table, shared by the repositories."""
 
-    def __init__(
-        self,
-        connection: AsyncConnection,
-        table: sa.Table,
-        to_row: Callable[[V], dict[str, Any]],
-        from_row: Callable[[Mapping[Any, Any]], V],
-    ) -> None:
+    def __init__(self, connection: AsyncConnection, table: sa.Table, cls: type[V]) -> None:
         self._c = connection
         self._table = table
-        self._to_row = to_row
-        self._from_row = from_row
+        self._cls = cls
 
     async def one(self, where: sa.ColumnElement[bool]) -> V | None:
         row = (await self._c.execute(sa.select(self._table).where(where))).first()
-        return self._from_row(row._mapping) if row else None
+        return from_row(row._mapping, self._cls) if row else None
 
     async def many(self, query: sa.Select[Any]) -> list[V]:
-        return [self._from_row(row._mapping) for row in await self._c.execute(query)]
+        return [from_row(row._mapping, self._cls) for row in await self._c.execute(query)]
 
     async def insert(self, value: V, label: str) -> None:
         """Insert at version 1. Raises StorageConflictError when the key exists."""
         try:
-            await self._c.execute(sa.insert(self._table).values(self._to_row(_at_version(value, 1))))
+            await self._c.execute(sa.insert(self._table).values(to_row(_at_version(value, 1))))
         except IntegrityError:
             raise StorageConflictError(f"{label} already exists") from None
 
@@ -220,7 +72,7 @@ class _Rows(Generic[V]):
         result = await self._c.execute(
             sa.update(self._table)
             .where(where, self._table.c.version == value.version)
-            .values(self._to_row(updated))
+            .values(to_row(updated))
         )
         if result.rowcount != 1:
             raise StorageConflictError(f"{label} was changed by a concurrent writer")
@@ -230,7 +82,7 @@ class _Rows(Generic[V]):
 class _Instances:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
-        self._rows = _Rows(connection, t.instances, instance_to_row, instance_from_row)
+        self._rows = _Rows(connection, t.instances, Instance)
 
     async def get(self, instance_id: str) -> Instance | None:
         return await self._rows.one(t.instances.c.instance_id == instance_id)
@@ -253,7 +105,7 @@ class _Instances:
 class _Operations:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
-        self._rows = _Rows(connection, t.operations, operation_to_row, operation_from_row)
+        self._rows = _Rows(connection, t.operations, Operation)
 
     async def get(self, operation_id: str) -> Operation | None:
         return await self._rows.one(t.operations.c.id == operation_id)
@@ -284,13 +136,13 @@ class _Archive:
     async def get(self, instance_id: str) -> ArchivedInstance | None:
         query = sa.select(t.instances_archived).where(t.instances_archived.c.instance_id == instance_id)
         row = (await self._c.execute(query)).first()
-        return archived_from_row(row._mapping) if row else None
+        return from_row(row._mapping, ArchivedInstance) if row else None
 
     async def add(self, archived: ArchivedInstance) -> None:
         await self._c.execute(
             sa.delete(t.instances_archived).where(t.instances_archived.c.instance_id == archived.instance_id)
         )
-        await self._c.execute(sa.insert(t.instances_archived).values(archived_to_row(archived)))
+        await self._c.execute(sa.insert(t.instances_archived).values(to_row(archived)))
 
 
 class _Events:
@@ -320,7 +172,7 @@ class _Events:
 class _Bindings:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
-        self._rows = _Rows(connection, t.bindings, binding_to_row, binding_from_row)
+        self._rows = _Rows(connection, t.bindings, Binding)
 
     @staticmethod
     def _key(instance_id: str, binding_id: str) -> sa.ColumnElement[bool]:
