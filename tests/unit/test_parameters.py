@@ -260,6 +260,7 @@ async def test_name_and_region_are_required(field: str) -> None:
         ({"nodes": "10.96.0.0/16"}, "networking.nodes"),
         ({"nodes": "10.250.0.0/16", "services": "10.96.0.0/13"}, "networking.pods"),
         ({"nodes": "10.250.0.0/16", "pods": "10.250.0.0/20"}, "networking.nodes"),
+        ({"nodes": "10.104.0.0/16"}, "networking.services"),
         ({"pods": "10.96.0.0/13"}, "networking"),
     ],
 )

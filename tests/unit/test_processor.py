@@ -178,6 +178,38 @@ async def test_a_pending_update_waits_while_another_operation_runs() -> None:
     assert core.kcp.runtimes[runtime_name(core)]["spec"]["security"]["administrators"] == ["a@example.com"]
 
 
+async def test_a_pending_operation_waits_for_an_older_pending_one() -> None:
+    """Operations of one instance start in the order they were requested, whichever is picked first."""
+    core = make_core(ready_after=5, deletion_delay=5)
+    await provisioned(core, plan_id=TRIAL)
+    await core.instances.update(update_command(ctx=context(active=False)))
+    suspension = core.operations_of("inst-1")[-1]
+    core.clock.advance(1)
+    update = await core.instances.update(update_command(parameters={"administrators": ["a@example.com"]}))
+    assert update.operation_id is not None
+
+    await core.processor.process(update.operation_id)
+    assert core.operation(update.operation_id).state is OperationState.PENDING
+    await core.processor.process(suspension.id)
+    assert core.operation(suspension.id).state is OperationState.IN_PROGRESS
+
+
+async def test_an_update_of_a_suspended_trial_succeeds_and_the_unsuspension_applies_it() -> None:
+    """A suspended trial has no Runtime to rewrite; its next runtime is built with the new parameters."""
+    core = make_core()
+    await provisioned(core, plan_id=TRIAL)
+    await core.instances.update(update_command(ctx=context(active=False)))
+    await core.settle()
+    update = await core.instances.update(update_command(parameters={"administrators": ["a@example.com"]}))
+    await core.settle()
+    assert update.operation_id is not None
+    assert core.operation(update.operation_id).state is OperationState.SUCCEEDED
+    assert core.kcp.runtimes == {}
+    await core.instances.update(update_command(ctx=context(active=True)))
+    await core.settle()
+    assert core.kcp.runtimes[runtime_name(core)]["spec"]["security"]["administrators"] == ["a@example.com"]
+
+
 # --- deprovisioning -----------------------------------------------------------------------------------
 
 

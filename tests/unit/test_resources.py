@@ -272,6 +272,9 @@ def test_a_dash_clears_the_required_claims() -> None:
 def test_administrators_default_to_the_user() -> None:
     """security.administrators is the parameter, else ``[context.user_id]``."""
     assert runtime()["spec"]["security"]["administrators"] == ["user@example.com"]
+    assert runtime(with_parameters(administrators=[]))["spec"]["security"]["administrators"] == [
+        "user@example.com"
+    ]
     admins = ["a@example.com", "b@example.com"]
     assert runtime(with_parameters(administrators=admins))["spec"]["security"]["administrators"] == admins
 
