@@ -77,9 +77,21 @@ def _pattern(
         yield jsonschema.exceptions.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
+def _property_names(
+    validator: Any, names: Mapping[str, Any], instance: Any, schema: Mapping[str, Any]
+) -> Iterator[jsonschema.exceptions.ValidationError]:
+    """Draft-06 ``propertyNames``, which the pool schemas use for label and annotation keys.
+
+    A plain draft-04 validator skips the keyword and would accept any key.
+    """
+    if validator.is_type(instance, "object"):
+        for name in instance:
+            yield from validator.descend(instance=name, schema=names)
+
+
 # types-jsonschema leaves extend() unannotated.
 _Draft4Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-    jsonschema.Draft4Validator, {"pattern": _pattern}
+    jsonschema.Draft4Validator, {"pattern": _pattern, "propertyNames": _property_names}
 )
 
 
