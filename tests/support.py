@@ -53,6 +53,8 @@ def settings_for_tests(env: Mapping[str, str] | None = None, **changes: Any) -> 
         "APP_DATA_DIR": "/nonexistent-keb-test-dir",
         "APP_OPERATION_POLL_INTERVAL": "1s",
         "APP_DATABASE_SECRET_KEY": "0123456789abcdef0123456789abcdef",
+        # Most tests are about what the broker does once a caller is allowed in; auth has its own tests.
+        "APP_AUTH_MODE": "none",
     }
     settings = Settings.from_env({**base, **(env or {})})
     return attrs.evolve(settings, **changes) if changes else settings

@@ -8,11 +8,14 @@ from typing import Any
 
 from litestar import Litestar, Router, get
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
 from litestar.response import Redirect
 
-from keb_adapters.http.bindings import BindingController, BindingCreation
+from keb_adapters.http.auth import BearerAuthMiddleware, LocalIssuerController
+from keb_adapters.http.bindings import BindingController
 from keb_adapters.http.errors import EXCEPTION_HANDLERS
 from keb_adapters.http.osb import (
     CatalogController,
@@ -22,9 +25,6 @@ from keb_adapters.http.osb import (
 )
 from keb_adapters.http.wire import Health
 from keb_app.bootstrap import Services
-from keb_domain.usecases.bindings import BindingUseCases
-from keb_domain.usecases.config import BrokerConfig
-from keb_domain.usecases.instances import InstanceUseCases
 
 
 @get("/healthz", tags=["Operations"], summary="Liveness and readiness")
@@ -36,6 +36,18 @@ async def healthz() -> Health:
 async def index() -> Redirect:
     """KEB serves its Swagger UI at the root; so do we."""
     return Redirect("/schema/swagger")
+
+
+BEARER = "bearer"
+
+
+def _provide(value: object) -> Provide:
+    """A dependency that is one already-built object of the composition root."""
+
+    def dependency() -> Any:
+        return value
+
+    return Provide(dependency, sync_to_thread=False, use_cache=True)
 
 
 def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
@@ -54,40 +66,40 @@ def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
             if manage_services:
                 await services.stop()
 
-    def provide_instances() -> InstanceUseCases:
-        return services.instances
-
-    def provide_config() -> BrokerConfig:
-        return services.settings.broker
-
-    def provide_bindings() -> BindingUseCases:
-        return services.bindings
-
-    def provide_creation() -> BindingCreation:
-        return services.binding_creation
-
+    bearer: list[SecurityRequirement] = [{BEARER: []}]
     osb = Router(
         path="/",
         route_handlers=[CatalogController, InstanceController, BindingController],
         before_request=check_api_version,
+        security=bearer,
     )
+    expiration = Router(path="/", route_handlers=[ExpirationController], security=bearer)
     dependencies: dict[str, Any] = {
-        "instances": Provide(provide_instances, sync_to_thread=False),
-        "config": Provide(provide_config, sync_to_thread=False),
-        "bindings": Provide(provide_bindings, sync_to_thread=False),
-        "creation": Provide(provide_creation, sync_to_thread=False),
+        "instances": _provide(services.instances),
+        "config": _provide(services.settings.broker),
+        "bindings": _provide(services.bindings),
+        "creation": _provide(services.binding_creation),
     }
+    handlers: list[Any] = [osb, expiration, healthz, index]
+    if services.local_issuer is not None:
+        handlers.append(LocalIssuerController)
+        dependencies["issuer"] = _provide(services.local_issuer)
     return Litestar(
-        route_handlers=[osb, ExpirationController, healthz, index],
+        route_handlers=handlers,
         dependencies=dependencies,
+        middleware=[DefineMiddleware(BearerAuthMiddleware, verifier=services.verifier)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="Kyma Environment Broker",
             version="2.14",
-            description="An Open Service Broker for SAP BTP, Kyma runtimes.",
+            description="An Open Service Broker for SAP BTP, Kyma runtimes. Protected routes need a bearer "
+            "JWT (see the README: `keb token`, or POST /oauth2/token in the embedded mode).",
             path="/schema",
             render_plugins=[SwaggerRenderPlugin(path="/swagger")],
+            components=Components(
+                security_schemes={BEARER: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+            ),
         ),
         logging_config=None,  # keb_app.logs configures logging once for the whole process
         debug=False,

@@ -12,13 +12,15 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 import yaml
 
+from keb_adapters.auth.local import LocalIssuer
+from keb_adapters.auth.verifier import CachedKeys, JwksLoader, JwtVerifier, http_jwks
 from keb_adapters.crypto import AesGcmCipher, local_secret_key
 from keb_adapters.http.bindings import BindingCreation
 from keb_adapters.kubernetes.client import KubeClient, LazyClient
@@ -32,6 +34,7 @@ from keb_adapters.system import RandomIds, SystemClock
 from keb_app.engine import OperationEngine
 from keb_app.landscape.local import LocalLandscape, start_local_landscape
 from keb_app.settings import Settings
+from keb_domain.auth import TokenVerifier
 from keb_domain.errors import ConfigurationError
 from keb_domain.ports import (
     Cipher,
@@ -71,6 +74,8 @@ class Services:
     engine: OperationEngine
     run_engine: bool = True
     landscape: list[LocalLandscape] = attrs.field(factory=list)  # the running local landscape, if any
+    verifier: TokenVerifier | None = None  # None: APP_AUTH_MODE=none
+    local_issuer: LocalIssuer | None = None
     _cleanup: asyncio.Task[None] | None = None
     _startup: list[Callable[[], Awaitable[None]]] = attrs.field(factory=list)
     _shutdown: list[Callable[[], Awaitable[None]]] = attrs.field(factory=list)
@@ -124,6 +129,7 @@ def build_services(
     control_plane: ControlPlane | None = None,
     clock: Clock | None = None,
     ids: IdGenerator | None = None,
+    verifier: TokenVerifier | None = None,
     gardener: Gardener | None = None,
     runtime_clusters: RuntimeClusters | None = None,
     cipher: Cipher | None = None,
@@ -179,8 +185,11 @@ def build_services(
         catalog=settings.broker.catalog,
         policy=settings.binding_policy,
     )
+    local_issuer, verifier = _auth(settings, verifier)
     return Services(
         settings=settings,
+        verifier=verifier,
+        local_issuer=local_issuer,
         storage=storage,
         control_plane=control_plane,
         clock=clock,
@@ -256,6 +265,29 @@ def _kubernetes_clients(
     shutdown.append(kcp.close)
     shutdown.append(garden.close)
     return kcp, garden
+
+
+def _auth(
+    settings: Settings, verifier: TokenVerifier | None
+) -> tuple[LocalIssuer | None, TokenVerifier | None]:
+    """The token verifier of the auth mode; ``local`` also makes the embedded issuer."""
+    auth = settings.auth
+    if auth.mode == "none":
+        return None, verifier
+    issuer = LocalIssuer(settings.data_dir, auth.issuer, auth.audience) if auth.mode == "local" else None
+    if verifier is None:
+        if issuer is not None:
+            local = issuer
+
+            async def keys() -> Mapping[str, Any]:
+                return local.jwks()
+
+            loader: JwksLoader = keys
+        else:
+            loader = http_jwks(auth.jwks_url)
+        keys_cache = CachedKeys(loader, min_interval=auth.jwks_min_refresh)
+        verifier = JwtVerifier(keys_cache, issuer=auth.issuer, audience=auth.audience, leeway=auth.leeway)
+    return issuer, verifier
 
 
 def _secret_key(settings: Settings) -> Secret:

@@ -4,6 +4,7 @@ keb serve             run the broker (the embedded defaults, or what APP_* varia
 keb migrate           bring the database schema up to date and exit
 keb cleanup-bindings  remove expired bindings (and their cluster identities), print what was removed
 keb landscape         run only the local landscape (Kubernetes API double + KIM) and print its kubeconfigs
+keb token [--scope S] print a bearer token of the embedded issuer (APP_AUTH_MODE=local)
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import sys
 
 import uvicorn
 
+from keb_adapters.auth.local import LocalIssuer
 from keb_adapters.sql.database import create_engine, migrate
 from keb_app.app import create_app
 from keb_app.bootstrap import build_services
 from keb_app.landscape.__main__ import main as landscape_main
 from keb_app.logs import configure_logging
 from keb_app.settings import Settings
+from keb_domain.auth import ALL_SCOPES
 from keb_domain.errors import ConfigurationError
 
 log = logging.getLogger("keb")
@@ -54,6 +57,20 @@ def serve(settings: Settings) -> None:
         )
     else:
         log.info("KCP: %s", settings.kcp_kubeconfig or "in-cluster configuration")
+    if settings.auth.mode == "none":
+        log.warning(
+            "APP_AUTH_MODE=none: NO ENDPOINT CHECKS TOKENS. Anyone who reaches this broker can provision, "
+            "bind and delete runtimes. Only run it like this behind a gateway that checks tokens."
+        )
+    elif settings.auth.mode == "local":
+        log.info(
+            "tokens: the embedded issuer %s; get one with `keb token` or POST /oauth2/token "
+            "with the client in %s",
+            settings.auth.issuer,
+            settings.data_dir / "local-client.json",
+        )
+    else:
+        log.info("tokens: JWTs of %s, keys from %s", settings.auth.issuer, settings.auth.jwks_url)
     app = create_app(services)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
@@ -89,12 +106,32 @@ async def _cleanup_bindings(settings: Settings) -> int:
     return 1 if failed else 0
 
 
+def token(settings: Settings, scopes: list[str]) -> int:
+    if settings.auth.mode != "local":
+        print(f"keb token: the embedded issuer needs APP_AUTH_MODE=local (now {settings.auth.mode})")
+        return 2
+    issuer = LocalIssuer(settings.data_dir, settings.auth.issuer, settings.auth.audience)
+    unknown = [scope for scope in scopes if scope not in ALL_SCOPES]
+    if unknown:
+        print(f"keb token: unknown scope(s) {', '.join(unknown)}; the scopes are {', '.join(ALL_SCOPES)}")
+        return 2
+    print(issuer.mint(tuple(scopes) if scopes else ALL_SCOPES).reveal())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="keb", description="Kyma Environment Broker")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the broker")
     commands.add_parser("migrate", help="apply database migrations and exit")
     commands.add_parser("cleanup-bindings", help="remove expired bindings and print what was removed")
+    token_parser = commands.add_parser("token", help="print a bearer token of the embedded issuer")
+    token_parser.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        help=f"a scope to ask for, repeatable (default: {' '.join(ALL_SCOPES)})",
+    )
     commands.add_parser(
         "landscape", help="run the local landscape on its own; options: keb landscape --help", add_help=False
     )
@@ -110,5 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "migrate":
         asyncio.run(_migrate(settings))
         log.info("database schema is up to date")
+    elif args.command == "token":
+        raise SystemExit(token(settings, args.scope))
     elif args.command == "cleanup-bindings":
         raise SystemExit(asyncio.run(_cleanup_bindings(settings)))

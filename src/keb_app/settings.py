@@ -127,6 +127,38 @@ def _database_url(env: _Env, data_dir: Path) -> str:
     return f"sqlite+aiosqlite:///{data_dir / 'keb.db'}"
 
 
+AUTH_MODES = ("local", "jwt", "none")
+
+
+@attrs.frozen
+class AuthSettings:
+    """``APP_AUTH_*``: who checks tokens (decisions.md §4)."""
+
+    mode: str  # local: the broker issues and checks; jwt: an external issuer; none: no checks
+    issuer: str
+    jwks_url: str
+    audience: str | None
+    leeway: int
+    jwks_min_refresh: float
+
+
+def _auth(env: _Env, broker_url: str) -> AuthSettings:
+    mode = env.text("APP_AUTH_MODE", "local").lower()
+    if mode not in AUTH_MODES:
+        raise ConfigurationError(f"APP_AUTH_MODE: {mode!r} is not one of {', '.join(AUTH_MODES)}")
+    issuer = env.text("APP_AUTH_ISSUER", "" if mode == "jwt" else broker_url).rstrip("/")
+    if mode == "jwt" and not issuer:
+        raise ConfigurationError("APP_AUTH_ISSUER: required with APP_AUTH_MODE=jwt")
+    return AuthSettings(
+        mode=mode,
+        issuer=issuer,
+        jwks_url=env.text("APP_AUTH_JWKS_URL", f"{issuer}/oauth2/certs"),
+        audience=env.text("APP_AUTH_AUDIENCE", "") or None,
+        leeway=int(env.get("APP_AUTH_LEEWAY", parse_duration, 30.0)),
+        jwks_min_refresh=env.get("APP_AUTH_JWKS_MIN_REFRESH_INTERVAL", parse_duration, 10.0),
+    )
+
+
 def _binding_policy(env: _Env) -> ExpirationPolicy:
     policy = ExpirationPolicy(
         default_seconds=env.get("APP_BROKER_BINDING_EXPIRATION_SECONDS", parse_int, 600),
@@ -166,6 +198,7 @@ class Settings:
     gardener_kubeconfig: Path | None
     kubernetes_timeout: float
     local_landscape_port: int | None
+    auth: AuthSettings
     workers: int
     local_ready_after: float
     log_level: str
@@ -318,6 +351,7 @@ class Settings:
             gardener_kubeconfig=Path(gardener_kubeconfig) if gardener_kubeconfig else None,
             kubernetes_timeout=env.get("APP_KUBERNETES_REQUEST_TIMEOUT", parse_duration, 30.0),
             local_landscape_port=env.get("APP_LOCAL_LANDSCAPE_PORT", parse_int, 0) or None,
+            auth=_auth(env, broker.broker_url),
             workers=env.get("APP_OPERATION_WORKERS", parse_int, 20),
             local_ready_after=env.get("APP_LOCAL_LANDSCAPE_READY_AFTER", parse_duration, 3.0),
             log_level=env.text("APP_LOG_LEVEL", "info").upper(),

@@ -101,6 +101,14 @@ class CredentialsUnreadableError(KebError):
     """Stored credentials cannot be decrypted: the data was altered or the key is not the one used."""
 
 
+class UnauthenticatedError(KebError):
+    """No token, or one that is not valid (401)."""
+
+
+class ForbiddenError(KebError):
+    """A valid token without the scope or group the path needs (403)."""
+
+
 # --- infrastructure -----------------------------------------------------------------------------------
 
 
