@@ -451,6 +451,32 @@ async def test_bad_worker_pools_are_refused_naming_the_pool(
     assert expected in await refusal({**BASE, "region": "ca-central-1", "additionalWorkerNodePools": pools})
 
 
+@pytest.mark.parametrize("key", ["labels", "annotations"])
+@pytest.mark.parametrize("name", ["bad key!", "-leading", "a/b/c", "x" * 64])
+async def test_pool_label_and_annotation_keys_must_be_qualified_names(key: str, name: str) -> None:
+    """Label and annotation keys follow Kubernetes' qualified-name rule (schema ``propertyNames``)."""
+    pools = [{**POOL, key: {name: "v"}}]
+    message = await refusal({**BASE, "additionalWorkerNodePools": pools})
+    assert f"additionalWorkerNodePools.0.{key}" in message
+    assert repr(name) in message
+
+
+async def test_qualified_label_keys_and_short_values_are_accepted() -> None:
+    """A prefixed key and a value of up to 63 characters pass."""
+    pools = [{**POOL, "labels": {"example.com/team": "a" * 63}, "annotations": {"note": "free text!"}}]
+    assert (await provision({**BASE, "additionalWorkerNodePools": pools})).parameters[
+        "additionalWorkerNodePools"
+    ] == pools
+
+
+async def test_a_label_value_longer_than_63_characters_is_refused() -> None:
+    """Label values are at most 63 characters."""
+    pools = [{**POOL, "labels": {"team": "a" * 64}}]
+    assert "additionalWorkerNodePools.0.labels.team" in await refusal(
+        {**BASE, "additionalWorkerNodePools": pools}
+    )
+
+
 async def test_a_non_ha_pool_may_run_a_single_node() -> None:
     """Without haZones a pool may have fewer than 3 nodes."""
     pools = [{**POOL, "haZones": False, "autoScalerMin": 0, "autoScalerMax": 1}]
