@@ -234,3 +234,57 @@ async def test_trial_labels_count_down_the_expiry(days: float, text: str) -> Non
     await core.settle()
     core.clock.advance(days * 24 * 3600)
     assert (await core.instances.get("inst-1")).labels["Trial account expiration details"] == text
+
+
+async def test_an_update_does_not_store_what_it_cannot_apply() -> None:
+    """Create-only fields in a PATCH (region, networking) are accepted but neither stored nor shown."""
+    core = make_core()
+    await core.instances.provision(provision_command())
+    await core.settle()
+    result = await core.instances.update(
+        update_command(parameters={"region": "us-east-1", "networking": {"nodes": "10.250.0.0/22"}})
+    )
+    assert result.operation_id is None
+    assert core.instance("inst-1").parameters == {"name": "my-cluster", "region": "eu-central-1"}
+
+
+async def test_an_update_applies_what_its_schema_names_and_drops_the_rest() -> None:
+    """A PATCH mixing an updatable field with a create-only one applies only the updatable one."""
+    core = make_core()
+    await core.instances.provision(provision_command())
+    await core.settle()
+    result = await core.instances.update(
+        update_command(parameters={"autoScalerMax": 30, "region": "us-east-1"})
+    )
+    assert result.operation_id is not None
+    assert core.instance("inst-1").parameters == {
+        "name": "my-cluster",
+        "region": "eu-central-1",
+        "autoScalerMax": 30,
+    }
+
+
+async def test_a_gcp_trial_is_refused_in_an_eu_access_platform_region() -> None:
+    """No GCP trial region is EU Access: such a trial would leave the EU, so it is refused by name."""
+    core = make_core()
+    with pytest.raises(InvalidParametersError, match="provider: GCP trials are not offered"):
+        await core.instances.provision(
+            provision_command(
+                plan_id=TRIAL, parameters={"name": "t", "provider": "GCP"}, platform_region="cf-eu11"
+            )
+        )
+    assert core.storage.instances == {}
+
+
+async def test_an_aws_trial_in_an_eu_access_platform_region_lands_in_frankfurt() -> None:
+    """EU forcing: an AWS trial requested from cf-eu11 runs in eu-central-1 whatever region it asks for."""
+    core = make_core()
+    await core.instances.provision(
+        provision_command(
+            plan_id=TRIAL,
+            parameters={"name": "t", "provider": "AWS", "region": "us"},
+            platform_region="cf-eu11",
+        )
+    )
+    instance = core.instance("inst-1")
+    assert (instance.cluster_region, instance.eu_access) == ("eu-central-1", True)

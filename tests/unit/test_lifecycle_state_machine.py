@@ -218,7 +218,9 @@ class InstanceLifecycle(RuleBasedStateMachine):
             return
         running = self.unfinished_update(instance_id)
         result = self.run(self.core.instances.update(command))
-        merged = {**known.parameters, **parameters}
+        # Only what the plan's update schema names is applied; trial updates have no autoscaler.
+        applied = {k: v for k, v in parameters.items() if not (known.trial and k == "autoScalerMax")}
+        merged = {**known.parameters, **applied}
         if merged == known.parameters:
             # Nothing changes: 200, or 202 with the update still under way (keb-reference §1.6 step 12).
             assert result.operation_id == running

@@ -17,10 +17,12 @@ from keb_domain.model.parameters import (
     MAX_PARAMETERS_SIZE,
     check_networking,
     check_oidc,
+    check_size,
     check_worker_pools,
+    validate_against_schema,
 )
 from keb_domain.model.plans import PLANS_BY_NAME, Provider
-from keb_domain.model.schemas import SEED_CIDRS, SIGNING_ALGORITHMS
+from keb_domain.model.schemas import SEED_CIDRS, SIGNING_ALGORITHMS, SchemaOptions, plan_schemas
 from tests.support import AWS, AZURE, TRIAL, context
 from tests.unit.harness import default_config, make_core, provision_command, update_command
 
@@ -642,3 +644,64 @@ async def test_free_on_a_gcp_platform_is_refused() -> None:
     )
     with pytest.raises(InvalidRequestError, match="plan_id"):
         await core.instances.provision(command)
+
+
+def test_the_size_limit_counts_utf8_bytes_not_escaped_characters() -> None:
+    """64 KiB of UTF-8: a name of 30,000 two-byte characters (60,000 bytes) fits, escaped it would not."""
+    check_size({"name": "é" * 30_000})
+    with pytest.raises(InvalidParametersError, match="too large"):
+        check_size({"name": "é" * 33_000})
+
+
+def test_a_taint_given_twice_in_a_pool_is_refused() -> None:
+    """keb-reference §2.3: no duplicate key and effect among a pool's taints."""
+    pool = {
+        "name": "p1",
+        "machineType": "m6i.large",
+        "haZones": False,
+        "autoScalerMin": 1,
+        "autoScalerMax": 2,
+        "taints": [{"key": "k", "effect": "NoSchedule"}, {"key": "k", "value": "v", "effect": "NoSchedule"}],
+    }
+    with pytest.raises(InvalidParametersError, match="the taint k:NoSchedule is given twice"):
+        check_worker_pools([pool], ha_supported=True, zones_in_region=3, machine_available=lambda _: True)
+
+
+def test_the_same_taint_key_with_two_effects_is_fine() -> None:
+    """A key may repeat with another effect."""
+    pool = {
+        "name": "p1",
+        "machineType": "m6i.large",
+        "haZones": False,
+        "autoScalerMin": 1,
+        "autoScalerMax": 2,
+        "taints": [{"key": "k", "effect": "NoSchedule"}, {"key": "k", "effect": "NoExecute"}],
+    }
+    check_worker_pools([pool], ha_supported=True, zones_in_region=3, machine_available=lambda _: True)
+
+
+def test_a_oneof_mismatch_names_the_forms_and_the_field_the_user_missed() -> None:
+    """An OIDC list entry without issuerURL says so, instead of complaining about the other form."""
+    create, _ = aws_schemas()
+    with pytest.raises(InvalidParametersError) as refused:
+        validate_against_schema(
+            create, {"name": "a", "region": "eu-central-1", "oidc": {"list": [{"clientID": "x"}]}}
+        )
+    assert "oidc: does not match any form (List or Object (not recommended))" in refused.value.description
+    assert "oidc.list.0: 'issuerURL' is a required property" in refused.value.description
+
+
+def test_a_value_matching_two_forms_says_so_without_dumping_the_schema() -> None:
+    """modules {} fits both forms of the oneOf: the message names the forms and stays short."""
+    create, _ = aws_schemas()
+    with pytest.raises(InvalidParametersError) as refused:
+        validate_against_schema(create, {"name": "a", "region": "eu-central-1", "modules": {}})
+    assert refused.value.description.endswith(
+        "modules: matches more than one form (Default or Custom); it must match exactly one"
+    )
+
+
+def aws_schemas() -> tuple[dict[str, Any], dict[str, Any]]:
+    schemas = plan_schemas(default_config().policy, PLANS_BY_NAME["aws"], "cf-eu10", SchemaOptions())
+    assert schemas is not None
+    return schemas

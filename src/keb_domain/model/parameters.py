@@ -43,7 +43,8 @@ _SEED_NETWORKS = tuple(ipaddress.ip_network(cidr) for cidr in SEED_CIDRS)
 
 def check_size(parameters: Mapping[str, Any]) -> None:
     """KEB rejects parameters above 64 KiB before anything else."""
-    if len(json.dumps(parameters, separators=(",", ":"))) > MAX_PARAMETERS_SIZE:
+    encoded = json.dumps(parameters, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(encoded) > MAX_PARAMETERS_SIZE:
         raise InvalidParametersError("request parameters too large: the limit is 64 KiB")
 
 
@@ -53,11 +54,16 @@ def _path(error: jsonschema.exceptions.ValidationError) -> str:
 
 
 def _describe(error: jsonschema.exceptions.ValidationError) -> str:
-    if error.context:
-        # oneOf/anyOf: report the branch that came closest, which is what a user needs to fix.
-        best = jsonschema.exceptions.best_match(error.context)
-        if best is not None and best.validator != "additionalProperties":
-            return f"{_path(best)}: {best.message}"
+    if error.validator == "oneOf":
+        branches = error.validator_value if isinstance(error.validator_value, list) else []
+        titles = [str(s["title"]) for s in branches if isinstance(s, Mapping) and s.get("title")]
+        forms = " or ".join(titles) or "one of its forms"
+        if not error.context:  # valid under several forms
+            return f"{_path(error)}: matches more than one form ({forms}); it must match exactly one"
+        # No form matched: report the error that got furthest into the input; its form is the one the
+        # user meant (an ``oidc.list`` entry missing a field, not "list is not an object field").
+        deepest = max(error.context, key=lambda e: len(e.absolute_path))
+        return f"{_path(error)}: does not match any form ({forms}); {_describe(deepest)}"
     return f"{_path(error)}: {error.message}"
 
 
@@ -224,6 +230,11 @@ def check_worker_pools(
         machine = pool.get("machineType")
         if machine is not None and not machine_available(str(machine)):
             raise InvalidParametersError(f"{where}: machine type {machine} is not available in this region")
+        taints = [(t.get("key"), t.get("effect")) for t in pool.get("taints") or [] if isinstance(t, Mapping)]
+        repeated = {taint for taint in taints if taints.count(taint) > 1}
+        if repeated:
+            key, effect = sorted(repeated, key=str)[0]
+            raise InvalidParametersError(f"{where}: the taint {key}:{effect} is given twice")
         old = before.get(name)
         if old is not None and bool(old.get("haZones", True)) != bool(pool.get("haZones", True)):
             raise InvalidParametersError(f"{where}: haZones cannot be changed")

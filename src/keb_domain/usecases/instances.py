@@ -37,7 +37,7 @@ from keb_domain.model.parameters import (
     validate_against_schema,
 )
 from keb_domain.model.plans import KYMA_SERVICE_ID, PLANS_BY_ID, Plan, PlanKind, Provider
-from keb_domain.model.regions import is_eu_access
+from keb_domain.model.regions import EU_FORCED_REGION, is_eu_access
 from keb_domain.model.schemas import plan_schemas
 from keb_domain.ports import Clock, IdGenerator, OperationEvent, UnitOfWork, UnitOfWorkFactory
 from keb_domain.usecases.config import BrokerConfig
@@ -260,6 +260,11 @@ class InstanceUseCases:
                 if parameters.get("provider")
                 else config.policy.default_trial_provider
             )
+            if is_eu_access(cmd.platform_region) and provider not in EU_FORCED_REGION:
+                raise InvalidParametersError(
+                    f"provider: {provider.keb_name} trials are not offered in the EU Access platform region "
+                    f"{cmd.platform_region}; choose {' or '.join(p.keb_name for p in EU_FORCED_REGION)}"
+                )
             region_param = parameters.get("region")
             cluster_region = config.policy.trial_cluster_region(
                 provider, cmd.platform_region, str(region_param) if region_param else None
@@ -417,7 +422,14 @@ class InstanceUseCases:
 
     # --- update -----------------------------------------------------------------------------------
 
-    def _validate_update(self, instance: Instance, plan: Plan, parameters: Mapping[str, Any]) -> None:
+    def _validate_update(
+        self, instance: Instance, plan: Plan, parameters: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Check an update's parameters; returns those the update may change.
+
+        What the update schema does not name (``region``, ``networking``, ``modules``, or anything unknown)
+        is accepted, as KEB does, but not applied: storing it would show settings the runtime never got.
+        """
         config = self._config
         check_size(parameters)
         schemas = plan_schemas(config.policy, plan, instance.platform_region, config.catalog.schema_options)
@@ -435,6 +447,8 @@ class InstanceUseCases:
             parameters=parameters,
             previous=instance.parameters,
         )
+        updatable = schemas[1].get("properties", {})
+        return {key: value for key, value in parameters.items() if key in updatable}
 
     def _target_plan(self, instance: Instance, plan_id: str | None) -> Plan:
         current = PLANS_BY_ID[instance.plan_id]
@@ -467,7 +481,7 @@ class InstanceUseCases:
             plan = self._target_plan(instance, cmd.plan_id)
             parameters = dict(cmd.parameters or {})
             if parameters:
-                self._validate_update(instance, plan, parameters)
+                parameters = self._validate_update(instance, plan, parameters)
             if instance.is_expired:
                 if cmd.context and cmd.context.get("globalaccount_id"):
                     return UpdateResult(None, "", {})

@@ -228,7 +228,8 @@ class OperationProcessor:
             blocking = [
                 op
                 for op in others
-                if op.state is OperationState.IN_PROGRESS or op.created_at < operation.created_at
+                if op.state is OperationState.IN_PROGRESS
+                or (op.created_at, op.id) < (operation.created_at, operation.id)
             ]
         if blocking:
             until = now + timedelta(seconds=self._config.pacing.poll_interval)
