@@ -114,6 +114,20 @@ class _Server(AuthorizationServer):  # type: ignore[misc]  # authlib is untyped
         return status, body, list(headers)
 
 
+class _TokenRequest(OAuth2Request):  # type: ignore[misc]  # authlib is untyped
+    """A token request as authlib sees it, without authlib's transport check.
+
+    authlib raises InsecureTransportError for an ``http://`` URI unless the host is loopback. The broker
+    serves plain HTTP and cannot see whether TLS ended at a gateway in front of it (the bearer tokens it
+    checks travel the same way), so that check would only turn every token request reaching it by name
+    (another container, a Kubernetes Service, a TLS-terminating ingress) into a 500.
+    """
+
+    def __init__(self, uri: str, headers: Mapping[str, str]) -> None:
+        super().__init__("POST", "https://localhost/oauth2/token", headers=headers)
+        self.uri = uri  # authlib reads the URI only for the transport check
+
+
 @attrs.frozen
 class TokenResponse:
     status: int
@@ -165,7 +179,7 @@ class LocalIssuer:
 
     def token_endpoint(self, uri: str, headers: Mapping[str, str], form: Mapping[str, str]) -> TokenResponse:
         """``POST /oauth2/token``: RFC 6749 client credentials with HTTP Basic client authentication."""
-        request = OAuth2Request("POST", uri, headers=headers)
+        request = _TokenRequest(uri, headers)
         request.payload = BasicOAuth2Payload(dict(form))
         status, body, response_headers = self._server.create_token_response(request)
         return TokenResponse(status, body if isinstance(body, Mapping) else {}, tuple(response_headers))
