@@ -108,12 +108,18 @@ async def _cleanup_bindings(settings: Settings) -> int:
 
 def token(settings: Settings, scopes: list[str]) -> int:
     if settings.auth.mode != "local":
-        print(f"keb token: the embedded issuer needs APP_AUTH_MODE=local (now {settings.auth.mode})")
+        print(
+            f"keb token: the embedded issuer needs APP_AUTH_MODE=local (now {settings.auth.mode})",
+            file=sys.stderr,
+        )
         return 2
     issuer = LocalIssuer(settings.data_dir, settings.auth.issuer, settings.auth.audience)
     unknown = [scope for scope in scopes if scope not in ALL_SCOPES]
     if unknown:
-        print(f"keb token: unknown scope(s) {', '.join(unknown)}; the scopes are {', '.join(ALL_SCOPES)}")
+        print(
+            f"keb token: unknown scope(s) {', '.join(unknown)}; the scopes are {', '.join(ALL_SCOPES)}",
+            file=sys.stderr,
+        )
         return 2
     print(issuer.mint(tuple(scopes) if scopes else ALL_SCOPES).reveal())
     return 0
