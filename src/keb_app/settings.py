@@ -146,13 +146,14 @@ def _auth(env: _Env, broker_url: str) -> AuthSettings:
     mode = env.text("APP_AUTH_MODE", "local").lower()
     if mode not in AUTH_MODES:
         raise ConfigurationError(f"APP_AUTH_MODE: {mode!r} is not one of {', '.join(AUTH_MODES)}")
-    issuer = env.text("APP_AUTH_ISSUER", "" if mode == "jwt" else broker_url).rstrip("/")
+    # Kept as written: tokens' ``iss`` must match it exactly, and some issuers end it with "/" (Auth0).
+    issuer = env.text("APP_AUTH_ISSUER", "" if mode == "jwt" else broker_url.rstrip("/"))
     if mode == "jwt" and not issuer:
         raise ConfigurationError("APP_AUTH_ISSUER: required with APP_AUTH_MODE=jwt")
     return AuthSettings(
         mode=mode,
         issuer=issuer,
-        jwks_url=env.text("APP_AUTH_JWKS_URL", f"{issuer}/oauth2/certs"),
+        jwks_url=env.text("APP_AUTH_JWKS_URL", f"{issuer.rstrip('/')}/oauth2/certs"),
         audience=env.text("APP_AUTH_AUDIENCE", "") or None,
         leeway=int(env.get("APP_AUTH_LEEWAY", parse_duration, 30.0)),
         jwks_min_refresh=env.get("APP_AUTH_JWKS_MIN_REFRESH_INTERVAL", parse_duration, 10.0),
