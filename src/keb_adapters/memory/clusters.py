@@ -120,7 +120,16 @@ class MemoryControlPlane:
 
     # --- objects ----------------------------------------------------------------------------------
 
+    def _check_namespace(self, body: Mapping[str, Any]) -> None:
+        """The API server refuses a body naming another namespace than the request's (400 BadRequest)."""
+        namespace = (body.get("metadata") or {}).get("namespace")
+        if namespace and namespace != self.namespace:
+            raise ClusterError(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+
     def _new_metadata(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._check_namespace(body)
         metadata = copy.deepcopy(dict(body.get("metadata") or {}))
         metadata.update(
             uid=str(uuid.uuid4()),
@@ -136,6 +145,7 @@ class MemoryControlPlane:
         current = store.get(name)
         if current is None:
             raise ClusterNotFoundError(f"{name} not found")
+        self._check_namespace(body)
         if str(body["metadata"].get("resourceVersion")) != current["metadata"]["resourceVersion"]:
             raise ClusterConflictError(
                 f"Operation cannot be fulfilled on {name}: the object has been modified; "
@@ -218,6 +228,7 @@ class MemoryControlPlane:
     async def get_runtime_kubeconfig(self, runtime_id: str) -> str:
         name = runtime_id.lower()
         self._enter("get_runtime_kubeconfig", name)
+        self._kim(name)  # KIM may have finished deleting the runtime, and its Secret with it
         kubeconfig = self.kubeconfigs.get(name)
         if kubeconfig is None:
             raise ClusterNotFoundError(f'secrets "kubeconfig-{runtime_id}" not found')
@@ -239,12 +250,21 @@ def _admin_kubeconfig(shoot: str) -> str:
 
 MIN_EXPIRATION = 600
 MAX_ADMIN_KUBECONFIG_EXPIRATION = 24 * 3600
+#: Gardener's default when ``expirationSeconds`` is 0 or missing (defaults_adminkubeconfigrequest.go).
+DEFAULT_ADMIN_KUBECONFIG_EXPIRATION = 3600
 
 
 def _too_short(kind: str, seconds: int) -> ClusterInvalidError:
     return ClusterInvalidError(
         f"{kind} is invalid: spec.expirationSeconds: Invalid value: {seconds}: "
         "may not specify a duration less than 10 minutes"
+    )
+
+
+def _too_long(kind: str, seconds: int) -> ClusterInvalidError:
+    return ClusterInvalidError(
+        f"{kind} is invalid: spec.expirationSeconds: Invalid value: {seconds}: "
+        "may not specify a duration larger than 2^32 seconds"
     )
 
 
@@ -260,9 +280,12 @@ class MemoryGardener:
         shoots = {r.get("spec", {}).get("shoot", {}).get("name") for r in self._kcp.runtimes.values()}
         if shoot not in shoots:
             raise ClusterNotFoundError(f'shoots.core.gardener.cloud "{shoot}" not found')
-        if expiration_seconds < MIN_EXPIRATION:
-            raise _too_short(f'AdminKubeconfigRequest "{shoot}"', expiration_seconds)
-        seconds = min(expiration_seconds, MAX_ADMIN_KUBECONFIG_EXPIRATION)
+        requested = expiration_seconds or DEFAULT_ADMIN_KUBECONFIG_EXPIRATION
+        if requested < MIN_EXPIRATION:
+            raise _too_short(f'AdminKubeconfigRequest "{shoot}"', requested)
+        if requested > 2**32 - 1:  # validated before Gardener caps it at the maximum expiration
+            raise _too_long(f'AdminKubeconfigRequest "{shoot}"', requested)
+        seconds = min(requested, MAX_ADMIN_KUBECONFIG_EXPIRATION)
         self.issued.append((shoot, seconds))
         kubeconfig = (
             "apiVersion: v1\nkind: Config\n"
@@ -310,6 +333,8 @@ class MemoryRuntimeClusters:
             raise ClusterNotFoundError(f'serviceaccounts "{name}" not found')
         if expiration_seconds < MIN_EXPIRATION:
             raise _too_short(f'TokenRequest.authentication.k8s.io "{name}"', expiration_seconds)
+        if expiration_seconds > 2**32:
+            raise _too_long(f'TokenRequest.authentication.k8s.io "{name}"', expiration_seconds)
         token = f"memory-token-{uuid.uuid4().hex}"
         expires_at = self._clock.now() + timedelta(seconds=expiration_seconds)
         cluster.tokens[token] = (name, uid, expires_at)
