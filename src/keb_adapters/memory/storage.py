@@ -7,7 +7,6 @@ the same rules against this and the SQL adapter.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
@@ -48,7 +47,11 @@ class MemoryStorage:
 
     async def claim_due(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[str]:
         claimed: list[str] = []
-        by_due = sorted(self.operations.values(), key=lambda op: (op.next_run_at or now, op.created_at))
+        # As SQL: the earliest next_run_at first (none at all first), then the oldest, then by id.
+        by_due = sorted(
+            self.operations.values(),
+            key=lambda op: (op.next_run_at is not None, op.next_run_at or now, op.created_at, op.id),
+        )
         for operation in by_due:
             if len(claimed) >= limit:
                 break
@@ -56,7 +59,7 @@ class MemoryStorage:
             if operation.state.is_final or not_yet:
                 continue
             lease = self.leases.get(operation.id)
-            if lease is not None and lease.until > now:
+            if lease is not None and lease.until >= now:  # as SQL: free only once strictly past
                 continue
             self.leases[operation.id] = _Lease(owner, lease_until)
             claimed.append(operation.id)
@@ -89,6 +92,26 @@ class _Table(Generic[K, V]):
             row = self.rows.get(key)  # the version this unit of work read
             self.base[key] = getattr(row, "version", 0) if row is not None else None
 
+    def _base_now(self, key: K) -> None:
+        # Inserts and deletes are not version-checked in SQL: they act on the row as committed now.
+        if key not in self.base:
+            row = self.committed.get(key)
+            self.base[key] = getattr(row, "version", 0) if row is not None else None
+
+    def collides(self, key: K) -> bool:
+        """Whether an insert of ``key`` fails, as in SQL: on this unit of work's writes, else on what is
+        committed now (not on its snapshot: a row deleted meanwhile may be inserted again)."""
+        return key in self.rows if key in self.base else key in self.committed
+
+    def insert(self, key: K, row: V) -> None:
+        self._base_now(key)
+        self.rows[key] = row
+
+    def delete(self, key: K) -> None:
+        """Like SQL's DELETE: not version-checked, it removes the row as committed now."""
+        self._base_now(key)
+        self.rows.pop(key, None)
+
     def check(self) -> None:
         for key, version in self.base.items():
             row = self.committed.get(key)
@@ -118,10 +141,9 @@ class _Instances:
         return self._t.rows.get(instance_id)
 
     async def add(self, instance: Instance) -> None:
-        if instance.instance_id in self._t.rows:
+        if self._t.collides(instance.instance_id):
             raise StorageConflictError(f"instance {instance.instance_id} already exists")
-        self._t.touch(instance.instance_id)
-        self._t.rows[instance.instance_id] = attrs.evolve(instance, version=1)
+        self._t.insert(instance.instance_id, attrs.evolve(instance, version=1))
 
     async def update(self, instance: Instance) -> Instance:
         stored = self._t.rows.get(instance.instance_id)
@@ -133,8 +155,7 @@ class _Instances:
         return updated
 
     async def delete(self, instance_id: str) -> None:
-        self._t.touch(instance_id)
-        self._t.rows.pop(instance_id, None)
+        self._t.delete(instance_id)
 
     async def exists_for_global_account(self, global_account_id: str) -> bool:
         return any(i.global_account_id == global_account_id for i in self._t.rows.values())
@@ -148,10 +169,9 @@ class _Operations:
         return self._t.rows.get(operation_id)
 
     async def add(self, operation: Operation) -> None:
-        if operation.id in self._t.rows:
+        if self._t.collides(operation.id):
             raise StorageConflictError(f"operation {operation.id} already exists")
-        self._t.touch(operation.id)
-        self._t.rows[operation.id] = attrs.evolve(operation, version=1)
+        self._t.insert(operation.id, attrs.evolve(operation, version=1))
 
     async def update(self, operation: Operation) -> Operation:
         stored = self._t.rows.get(operation.id)
@@ -167,9 +187,10 @@ class _Operations:
         return sorted(found, key=lambda op: (op.created_at, op.id))
 
     async def delete_for_instance(self, instance_id: str) -> None:
-        for operation_id in [op.id for op in self._t.rows.values() if op.instance_id == instance_id]:
-            self._t.touch(operation_id)
-            del self._t.rows[operation_id]
+        # As SQL's DELETE ... WHERE instance_id: also what others committed since this unit of work began.
+        rows = [*self._t.rows.values(), *self._t.committed.values()]
+        for operation_id in dict.fromkeys(op.id for op in rows if op.instance_id == instance_id):
+            self._t.delete(operation_id)
 
 
 class _Bindings:
@@ -181,10 +202,9 @@ class _Bindings:
 
     async def add(self, binding: Binding) -> None:
         key = (binding.instance_id, binding.binding_id)
-        if key in self._t.rows:
+        if self._t.collides(key):
             raise StorageConflictError(f"binding {binding.binding_id} already exists")
-        self._t.touch(key)
-        self._t.rows[key] = attrs.evolve(binding, version=1)
+        self._t.insert(key, attrs.evolve(binding, version=1))
 
     async def update(self, binding: Binding) -> Binding:
         key = (binding.instance_id, binding.binding_id)
@@ -197,8 +217,7 @@ class _Bindings:
         return updated
 
     async def delete(self, instance_id: str, binding_id: str) -> None:
-        self._t.touch((instance_id, binding_id))
-        self._t.rows.pop((instance_id, binding_id), None)
+        self._t.delete((instance_id, binding_id))
 
     async def list_for_instance(self, instance_id: str) -> list[Binding]:
         found = [b for b in self._t.rows.values() if b.instance_id == instance_id]
@@ -215,12 +234,14 @@ class _Bindings:
 class _Archive:
     def __init__(self, rows: dict[str, ArchivedInstance]) -> None:
         self.rows = rows
+        self.written: set[str] = set()  # only these go back on commit, not the whole copy
 
     async def get(self, instance_id: str) -> ArchivedInstance | None:
         return self.rows.get(instance_id)
 
     async def add(self, archived: ArchivedInstance) -> None:
         self.rows[archived.instance_id] = archived
+        self.written.add(archived.instance_id)
 
 
 class _Events:
@@ -269,7 +290,8 @@ class MemoryUnitOfWork:
             table.check()
         for table in tables:
             table.write_back()
-        self._storage.archive.update(copy.copy(self._archive_rows))
+        self._storage.archive.update({key: self._archive_rows[key] for key in self.archive.written})
+        self.archive.written.clear()
         self._storage.events.extend(self.events.added)
         self.events.added = []
         for table in tables:

@@ -266,7 +266,9 @@ class SqlStorage:
             sa.or_(ops.c.lease_until.is_(None), ops.c.lease_until < now),
         )
         async with self.engine.begin() as connection:
-            query = sa.select(ops.c.id).where(due).order_by(ops.c.next_run_at, ops.c.created_at).limit(limit)
+            # A total order, NULLs placed alike on SQLite and PostgreSQL, so every storage claims the same.
+            order = (ops.c.next_run_at.asc().nulls_first(), ops.c.created_at, ops.c.id)
+            query = sa.select(ops.c.id).where(due).order_by(*order).limit(limit)
             if self._skip_locked:
                 query = query.with_for_update(skip_locked=True)
             candidates = [row.id for row in await connection.execute(query)]
