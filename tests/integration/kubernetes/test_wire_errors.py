@@ -52,7 +52,7 @@ async def test_timeout_is_unavailable_after_the_request_timeout(
         await control_plane.create_runtime(runtime_body("rt-1"))
     elapsed = time.monotonic() - started
     await connections_closed(api_server.port)
-    assert REQUEST_TIMEOUT <= elapsed < REQUEST_TIMEOUT + 0.9
+    assert REQUEST_TIMEOUT <= elapsed < REQUEST_TIMEOUT + 1  # before the server would have hung up
     assert calls(kcp) == [("POST", RUNTIMES_PATH, 0)]
 
 
