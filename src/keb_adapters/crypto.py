@@ -17,6 +17,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from keb_adapters.files import create_once
 from keb_domain.errors import ConfigurationError, CredentialsUnreadableError
 from keb_domain.secrets import Secret
 
@@ -60,13 +61,8 @@ class AesGcmCipher:
 
 def local_secret_key(data_dir: Path) -> Secret:
     """The embedded run's key: generated once into the data directory (owner-only), then reused."""
-    path = data_dir / "database-secret-key"
-    if path.exists():
-        return Secret(path.read_text(encoding="ascii").strip())
-    data_dir.mkdir(parents=True, exist_ok=True)
     alphabet = string.ascii_letters + string.digits
-    key = "".join(secrets.choice(alphabet) for _ in range(32))
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as file:
-        file.write(key)
-    return Secret(key)
+    key = create_once(
+        data_dir / "database-secret-key", lambda: "".join(secrets.choice(alphabet) for _ in range(32))
+    )
+    return Secret(key.strip())

@@ -113,7 +113,6 @@ def token(settings: Settings, scopes: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    issuer = LocalIssuer(settings.data_dir, settings.auth.issuer, settings.auth.audience)
     unknown = [scope for scope in scopes if scope not in ALL_SCOPES]
     if unknown:
         print(
@@ -121,6 +120,7 @@ def token(settings: Settings, scopes: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
+    issuer = LocalIssuer(settings.data_dir, settings.auth.issuer, settings.auth.audience)
     print(issuer.mint(tuple(scopes) if scopes else ALL_SCOPES).reveal())
     return 0
 

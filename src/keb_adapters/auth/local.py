@@ -7,11 +7,9 @@ verifies them with the same code as tokens of an external issuer.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from joserfc.jwk import KeySet, RSAKey
 
+from keb_adapters.files import create_once
 from keb_domain.auth import ALL_SCOPES
 from keb_domain.secrets import Secret
 
@@ -31,19 +30,8 @@ KEY_FILE = "local-signing-key.json"
 CLIENT_FILE = "local-client.json"
 
 
-def _write_private(path: Path, content: str) -> None:
-    """Create a file only its owner can read; never overwrite one (another start may have won)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(content)
-
-
-def _load_or_create(path: Path, create: Any) -> Any:
-    if not path.exists():
-        with contextlib.suppress(FileExistsError):
-            _write_private(path, json.dumps(create()))
-    return json.loads(path.read_text(encoding="utf-8"))
+def _load_or_create(path: Path, create: Callable[[], Any]) -> Any:
+    return json.loads(create_once(path, lambda: json.dumps(create())))
 
 
 @attrs.frozen

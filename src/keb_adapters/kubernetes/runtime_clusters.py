@@ -12,7 +12,7 @@ import yaml
 
 from keb_adapters.kubernetes.client import DEFAULT_TIMEOUT, KubeClient, call, parse_time
 from keb_domain.errors import ClusterAlreadyExistsError, ClusterError, ClusterNotFoundError
-from keb_domain.model.binding import BINDING_NAMESPACE
+from keb_domain.model.binding import BINDING_NAMESPACE, MANAGED_BY_LABELS
 from keb_domain.ports import ControlPlane, IssuedCredentials
 from keb_domain.secrets import Secret
 
@@ -91,7 +91,11 @@ class KubernetesRuntimeClusters:
                     {
                         "apiVersion": "authentication.k8s.io/v1",
                         "kind": "TokenRequest",
-                        "metadata": {"name": name, "namespace": BINDING_NAMESPACE},
+                        "metadata": {
+                            "name": name,
+                            "namespace": BINDING_NAMESPACE,
+                            "labels": dict(MANAGED_BY_LABELS),
+                        },
                         "spec": {"audiences": [], "expirationSeconds": expiration_seconds},
                     },
                     _request_timeout=c.timeout,
