@@ -19,15 +19,24 @@ from keb_domain.errors import StorageConflictError
 from keb_domain.model.instance import Instance
 from keb_domain.model.operation import Operation, OperationState
 from tests.integration.builders import T0, archived, at, instance, operation
-from tests.integration.conftest import postgres_engine, sqlite_engine
+from tests.integration.conftest import PostgresTemplate, postgres_engine, sqlite_engine
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
+async def storage(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    sqlite_template: Path,
+    postgres_template: PostgresTemplate,
+) -> AsyncIterator[Storage]:
     if request.param == "memory":
         yield MemoryStorage()
         return
-    engines = sqlite_engine(tmp_path) if request.param == "sqlite" else postgres_engine()
+    engines = (
+        sqlite_engine(sqlite_template, tmp_path)
+        if request.param == "sqlite"
+        else postgres_engine(postgres_template)
+    )
     async for engine in engines:
         yield SqlStorage(engine)
 
