@@ -17,6 +17,7 @@ from litestar.response import Redirect
 from keb_adapters.http.auth import BearerAuthMiddleware, LocalIssuerController
 from keb_adapters.http.bindings import BindingController
 from keb_adapters.http.errors import EXCEPTION_HANDLERS
+from keb_adapters.http.inventory import InventoryController, KubeconfigController
 from keb_adapters.http.osb import (
     CatalogController,
     ExpirationController,
@@ -74,13 +75,15 @@ def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
         security=bearer,
     )
     expiration = Router(path="/", route_handlers=[ExpirationController], security=bearer)
+    inventory = Router(path="/", route_handlers=[InventoryController], security=bearer)
     dependencies: dict[str, Any] = {
         "instances": _provide(services.instances),
         "config": _provide(services.settings.broker),
-        "bindings": _provide(services.bindings),
+        "binding_cases": _provide(services.bindings),
         "creation": _provide(services.binding_creation),
+        "inventory": _provide(services.inventory),
     }
-    handlers: list[Any] = [osb, expiration, healthz, index]
+    handlers: list[Any] = [osb, expiration, inventory, KubeconfigController, healthz, index]
     if services.local_issuer is not None:
         handlers.append(LocalIssuerController)
         dependencies["issuer"] = _provide(services.local_issuer)

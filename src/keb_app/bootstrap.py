@@ -28,7 +28,10 @@ from keb_adapters.kubernetes.control_plane import KubernetesControlPlane
 from keb_adapters.kubernetes.gardener import KubernetesGardener
 from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
 from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, MemoryRuntimeClusters
+from keb_adapters.memory.inventory import MemoryInventory
+from keb_adapters.memory.storage import MemoryStorage
 from keb_adapters.sql.database import create_engine, migrate
+from keb_adapters.sql.inventory import SqlInventory
 from keb_adapters.sql.storage import SqlStorage
 from keb_adapters.system import RandomIds, SystemClock
 from keb_app.engine import OperationEngine
@@ -42,6 +45,7 @@ from keb_domain.ports import (
     ControlPlane,
     Gardener,
     IdGenerator,
+    Inventory,
     OperationQueue,
     RuntimeClusters,
     UnitOfWork,
@@ -49,6 +53,7 @@ from keb_domain.ports import (
 from keb_domain.secrets import Secret
 from keb_domain.usecases.bindings import BindingUseCases, CleanupReport, CredentialIssuer
 from keb_domain.usecases.instances import InstanceUseCases
+from keb_domain.usecases.inventory import InventoryUseCases
 from keb_domain.usecases.processing import OperationProcessor
 
 log = logging.getLogger("keb")
@@ -69,6 +74,7 @@ class Services:
     ids: IdGenerator
     instances: InstanceUseCases
     bindings: BindingUseCases
+    inventory: InventoryUseCases
     binding_creation: BindingCreation
     processor: OperationProcessor
     engine: OperationEngine
@@ -151,6 +157,12 @@ def build_services(
 
         startup.append(_migrate)
         shutdown.append(engine.dispose)
+    if isinstance(storage, SqlStorage):
+        inventory: Inventory = SqlInventory(storage.engine)
+    elif isinstance(storage, MemoryStorage):
+        inventory = MemoryInventory(storage)
+    else:
+        raise ConfigurationError("storage must be the SQL or the memory storage")
     landscape: list[LocalLandscape] = []
     if control_plane is None:
         kcp_client, garden_client = _kubernetes_clients(settings, landscape, startup, shutdown)
@@ -196,6 +208,7 @@ def build_services(
         ids=ids,
         instances=instances,
         bindings=bindings,
+        inventory=InventoryUseCases(inventory, storage, control_plane),
         binding_creation=BindingCreation(settings.binding_timeout),
         processor=processor,
         engine=operation_engine,

@@ -7,7 +7,7 @@ exceptions are translated into ``keb_domain.errors`` before they leave the adapt
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -16,6 +16,7 @@ import attrs
 
 from keb_domain.model.binding import Binding
 from keb_domain.model.instance import ArchivedInstance, Instance
+from keb_domain.model.inventory import InfoRuntime, RuntimeFilter, RuntimesPage
 from keb_domain.model.operation import Operation
 from keb_domain.secrets import Secret
 
@@ -231,6 +232,25 @@ class ControlPlane(Protocol):
 
         Raises ClusterNotFoundError when the Secret or its key is missing.
         """
+        ...
+
+
+class Inventory(Protocol):
+    """Read-only queries over many runtimes for operators: ``/runtimes``, ``/info/runtimes``, ``/events``."""
+
+    async def runtimes(
+        self, query: RuntimeFilter, *, offset: int, limit: int, bindings: bool
+    ) -> RuntimesPage:
+        """One page of matching runtimes, oldest first, each with all its operations (and its bindings
+        when asked), plus the number of all matches. A fixed number of queries, whatever the limit."""
+        ...
+
+    def info_runtimes(self) -> AsyncIterator[InfoRuntime]:
+        """Every existing instance, oldest first, streamed so that memory stays flat however many exist."""
+        ...
+
+    async def instance_ids_of_runtimes(self, runtime_ids: Sequence[str]) -> list[str]:
+        """Instances (live or archived) that have or had one of these runtime ids."""
         ...
 
 

@@ -13,7 +13,7 @@ from typing import Annotated
 import attrs
 from litestar import Controller, Response, delete, get, put
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody, Parameter
+from litestar.params import FromQuery, JSONBody, PathParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from keb_adapters.http.osb import AnyRequest, InstanceId, Region, require_minor, responses
@@ -29,7 +29,7 @@ from keb_domain.errors import BindingNotFoundError, BindingTimeoutError
 from keb_domain.model.binding import format_expires_at
 from keb_domain.usecases.bindings import BindCommand, BindingUseCases, BindingView
 
-BindingId = Annotated[str, Parameter(description="The binding id chosen by the platform.")]
+BindingId = Annotated[str, PathParameter(description="The binding id chosen by the platform.")]
 Bindings = NamedDependency[BindingUseCases]
 
 BINDING = "/v2/service_instances/{instance_id:str}/service_bindings/{binding_id:str}"
@@ -94,7 +94,7 @@ class BindingController(Controller):
     async def bind(
         self,
         *,
-        bindings: Bindings,
+        binding_cases: Bindings,
         creation: Creation,
         instance_id: InstanceId,
         binding_id: BindingId,
@@ -103,7 +103,7 @@ class BindingController(Controller):
         accepts_incomplete: FromQuery[bool] = False,
     ) -> Response[BindingResponse]:
         view = await creation.run(
-            bindings,
+            binding_cases,
             BindCommand(
                 instance_id=instance_id,
                 binding_id=binding_id,
@@ -126,13 +126,13 @@ class BindingController(Controller):
         self,
         *,
         request: AnyRequest,
-        bindings: Bindings,
+        binding_cases: Bindings,
         instance_id: InstanceId,
         binding_id: BindingId,
         region: Region = None,
     ) -> BindingResponse:
         require_minor(request, 14, "get binding")
-        return _body(await bindings.get(instance_id, binding_id))
+        return _body(await binding_cases.get(instance_id, binding_id))
 
     @delete(
         PATHS,
@@ -146,7 +146,7 @@ class BindingController(Controller):
     async def unbind(
         self,
         *,
-        bindings: Bindings,
+        binding_cases: Bindings,
         instance_id: InstanceId,
         binding_id: BindingId,
         service_id: FromQuery[str],
@@ -154,7 +154,7 @@ class BindingController(Controller):
         region: Region = None,
         accepts_incomplete: FromQuery[bool] = False,
     ) -> Empty:
-        await bindings.unbind(instance_id, binding_id)
+        await binding_cases.unbind(instance_id, binding_id)
         return Empty()
 
     @get(
@@ -167,7 +167,7 @@ class BindingController(Controller):
         self,
         *,
         request: AnyRequest,
-        bindings: Bindings,
+        binding_cases: Bindings,
         instance_id: InstanceId,
         binding_id: BindingId,
         region: Region = None,
@@ -176,6 +176,6 @@ class BindingController(Controller):
         plan_id: FromQuery[str | None] = None,
     ) -> LastOperationResponse:
         require_minor(request, 14, "get binding last operation")
-        if not await bindings.exists(instance_id, binding_id):
+        if not await binding_cases.exists(instance_id, binding_id):
             raise BindingNotFoundError("Binding not found")
         return LastOperationResponse(state="succeeded")

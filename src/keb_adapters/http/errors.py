@@ -77,7 +77,7 @@ def handle_validation(_: AnyRequest, exc: ValidationException) -> Response[OsbEr
 def handle_http(_: AnyRequest, exc: HTTPException) -> Response[OsbError | Empty]:
     status = exc.status_code
     if status >= 500:
-        log.error("internal error: %s", exc.detail)
+        log.error("internal error: %s", exc.detail, exc_info=exc.__cause__ or exc)
         return osb_error(status, "internal error")
     detail = str(exc.detail)
     if isinstance(exc.__cause__, SerializationException):  # Litestar could not decode the body

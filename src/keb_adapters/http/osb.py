@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, delete, get, patch, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromQuery, JSONBody, Parameter
+from litestar.params import FromQuery, JSONBody, PathParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from keb_adapters.http.wire import (
@@ -45,8 +45,8 @@ _VERSION = re.compile(r"^\s*(\d{1,6})\.(\d{1,6})\s*$")
 AnyRequest = Request[Any, Any, Any]
 Instances = NamedDependency[InstanceUseCases]
 Config = NamedDependency[BrokerConfig]
-InstanceId = Annotated[str, Parameter(description="The service instance id chosen by the platform.")]
-Region = Annotated[str | None, Parameter(description="The SAP BTP platform region, e.g. cf-eu10.")]
+InstanceId = Annotated[str, PathParameter(description="The service instance id chosen by the platform.")]
+Region = Annotated[str | None, PathParameter(description="The SAP BTP platform region, e.g. cf-eu10.")]
 
 
 def api_version(request: AnyRequest) -> tuple[int, int]:

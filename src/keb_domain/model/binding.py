@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -197,3 +197,55 @@ def build_token_kubeconfig(cluster_name: str, endpoint: ClusterEndpoint, token: 
         "  user:\n"
         f"    token: {token}\n"
     )
+
+
+OIDC_LOGIN_HINT = (
+    "kubelogin is not installed, which is required to connect to the cluster with OIDC. "
+    "Install it: https://github.com/int128/kubelogin"
+)
+
+
+def build_oidc_kubeconfig(
+    cluster_name: str, endpoint: ClusterEndpoint, oidc: Sequence[Mapping[str, Any]]
+) -> str:
+    """``GET /kubeconfig/{id}`` (keb-reference §5.3): one context and exec user per OIDC configuration of
+    the Runtime CR, named ``<name>``, ``<name>-2``...; without OIDC configuration, no users at all."""
+    names = [cluster_name if index == 0 else f"{cluster_name}-{index + 1}" for index in range(len(oidc))]
+    config: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": names[0] if names else cluster_name,
+        "clusters": [
+            {
+                "name": cluster_name,
+                "cluster": {
+                    "certificate-authority-data": endpoint.certificate_authority_data,
+                    "server": endpoint.server,
+                },
+            }
+        ],
+        "contexts": [{"name": name, "context": {"cluster": cluster_name, "user": name}} for name in names],
+    }
+    if oidc:
+        config["users"] = [
+            {
+                "name": name,
+                "user": {
+                    "exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1beta1",
+                        "command": "kubectl-oidc_login",
+                        "args": [
+                            "get-token",
+                            f"--oidc-issuer-url={entry.get('issuerURL', '')}",
+                            f"--oidc-client-id={entry.get('clientID', '')}",
+                            "--oidc-extra-scope=email",
+                            "--oidc-extra-scope=openid",
+                        ],
+                        "installHint": OIDC_LOGIN_HINT,
+                        "interactiveMode": "IfAvailable",
+                    }
+                },
+            }
+            for name, entry in zip(names, oidc, strict=True)
+        ]
+    return yaml.safe_dump(config, sort_keys=False)

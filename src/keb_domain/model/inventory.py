@@ -1,0 +1,169 @@
+"""The runtime inventory: what ``GET /runtimes`` filters on and how a runtime's state is told.
+
+Rules from KEB's ``internal/runtime`` (keb-reference §5.1): filters OR within a key and AND across keys;
+``state`` is judged on the operation the instance last started; without a ``state`` filter, instances
+whose last operation is a finished deprovisioning (suspended trials) are left out; ``deprovisioned``
+means the archive.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from datetime import datetime
+
+import attrs
+
+from keb_domain.model.binding import Binding
+from keb_domain.model.instance import ArchivedInstance, Instance
+from keb_domain.model.operation import Operation, OperationState, OperationType
+
+MAX_PAGE_SIZE = 100  # APP_MAX_PAGINATION_PAGE
+
+
+class RuntimeState(enum.Enum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ERROR = "error"
+    PROVISIONING = "provisioning"
+    DEPROVISIONING = "deprovisioning"
+    UPGRADING = "upgrading"
+    UPDATING = "updating"
+    SUSPENDED = "suspended"
+    DEPROVISIONED = "deprovisioned"
+    DEPROVISION_INCOMPLETE = "deprovisionincomplete"
+    ALL = "all"
+
+
+@attrs.frozen
+class RuntimeFilter:
+    """``GET /runtimes`` query filters; an empty tuple does not filter."""
+
+    accounts: tuple[str, ...] = ()
+    subaccounts: tuple[str, ...] = ()
+    instance_ids: tuple[str, ...] = ()
+    runtime_ids: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    shoots: tuple[str, ...] = ()
+    plans: tuple[str, ...] = ()
+    states: tuple[RuntimeState, ...] = ()
+    expired: bool = False
+    with_bindings: bool = False
+
+    @property
+    def wants_archive(self) -> bool:
+        return RuntimeState.DEPROVISIONED in self.states and not self.expired
+
+    @property
+    def wants_live(self) -> bool:
+        return not self.states or any(s is not RuntimeState.DEPROVISIONED for s in self.states)
+
+
+@attrs.frozen
+class RuntimeRecord:
+    """One runtime of a ``/runtimes`` page: a live instance with its history, or an archived one."""
+
+    instance: Instance | None = None
+    archived: ArchivedInstance | None = None
+    operations: tuple[Operation, ...] = ()
+    bindings: tuple[Binding, ...] = ()
+
+    @property
+    def instance_id(self) -> str:
+        if self.instance is not None:
+            return self.instance.instance_id
+        return self.archived.instance_id if self.archived is not None else ""
+
+
+@attrs.frozen
+class RuntimesPage:
+    records: tuple[RuntimeRecord, ...]
+    total: int
+
+
+@attrs.frozen
+class InfoRuntime:
+    """One item of ``/info/runtimes`` (keb-reference §5.2)."""
+
+    instance: Instance
+    provisioning: Operation | None  # the first provisioning
+    deprovisioning: Operation | None  # the latest deprovisioning that is not a suspension
+    modified_at: datetime  # the last operation's update, else the instance's
+
+
+def kind(operation: Operation) -> str:
+    """KEB's operation type names: suspension and unsuspension are their own kinds in the inventory."""
+    if operation.type is OperationType.DEPROVISION:
+        return "suspension" if operation.temporary else "deprovision"
+    if operation.type is OperationType.PROVISION:
+        return "unsuspension" if operation.temporary else "provision"
+    return "update"
+
+
+def _started(operations: Sequence[Operation]) -> list[Operation]:
+    return [op for op in operations if op.state is not OperationState.PENDING]
+
+
+def derive_state(operations: Sequence[Operation]) -> RuntimeState:
+    """``status.state`` of a live runtime from its operations (KEB's ``adjustRuntimeState``)."""
+    started = sorted(_started(operations), key=lambda op: (op.created_at, op.id))
+    if not started:
+        return RuntimeState.SUCCEEDED
+    last = started[-1]
+    operation_kind = kind(last)
+    if last.state is OperationState.SUCCEEDED:
+        state = {
+            "suspension": RuntimeState.SUSPENDED,
+            "deprovision": RuntimeState.DEPROVISIONED,
+        }.get(operation_kind, RuntimeState.SUCCEEDED)
+    elif last.state is OperationState.FAILED:
+        state = RuntimeState.ERROR if operation_kind == "update" else RuntimeState.FAILED
+    else:
+        state = {
+            "provision": RuntimeState.PROVISIONING,
+            "unsuspension": RuntimeState.PROVISIONING,
+            "deprovision": RuntimeState.DEPROVISIONING,
+            "suspension": RuntimeState.DEPROVISIONING,
+            "update": RuntimeState.UPDATING,
+        }[operation_kind]
+    suspensions = [op for op in started if kind(op) == "suspension"]
+    unsuspensions = [op for op in started if kind(op) == "unsuspension"]
+    if suspensions and (not unsuspensions or unsuspensions[-1].created_at < suspensions[-1].created_at):
+        latest = suspensions[-1]
+        if latest.state is OperationState.IN_PROGRESS:
+            return RuntimeState.DEPROVISIONING
+        if latest.state is OperationState.FAILED:
+            return RuntimeState.FAILED
+        return RuntimeState.SUSPENDED
+    return state
+
+
+def matches_state(state: RuntimeState, instance: Instance, last: Operation | None) -> bool:
+    """Whether a live instance passes one ``state`` filter, judged on the operation it last started."""
+    if state is RuntimeState.ALL:
+        return True
+    if state is RuntimeState.SUSPENDED:
+        return instance.suspended
+    if last is None or state in (
+        RuntimeState.DEPROVISIONED,
+        RuntimeState.DEPROVISION_INCOMPLETE,
+        RuntimeState.UPGRADING,
+    ):
+        return False  # no live instance is archived, incomplete or upgrading here
+    in_progress = last.state is OperationState.IN_PROGRESS
+    succeeded = last.state is OperationState.SUCCEEDED
+    failed = last.state is OperationState.FAILED
+    return {
+        RuntimeState.PROVISIONING: in_progress and last.type is OperationType.PROVISION,
+        RuntimeState.DEPROVISIONING: in_progress and last.type is OperationType.DEPROVISION,
+        RuntimeState.UPDATING: in_progress and last.type is OperationType.UPDATE,
+        RuntimeState.SUCCEEDED: succeeded and last.type is not OperationType.DEPROVISION,
+        RuntimeState.FAILED: failed and last.type is not OperationType.UPDATE,
+        RuntimeState.ERROR: failed and last.type is OperationType.UPDATE,
+    }[state]
+
+
+def shown_by_default(last: Operation | None) -> bool:
+    """Without a ``state`` filter, a finished deprovisioning (a suspended trial) hides the instance."""
+    finished_deprovisioning = last is not None and last.type is OperationType.DEPROVISION
+    return not (finished_deprovisioning and last is not None and last.state is OperationState.SUCCEEDED)

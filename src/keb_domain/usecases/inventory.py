@@ -1,0 +1,77 @@
+"""Use cases of the operator endpoints: runtimes, info/runtimes, kubeconfig and events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+from keb_domain.errors import ClusterError, ClusterNotFoundError, InstanceNotFoundError, InvalidRequestError
+from keb_domain.model.binding import build_oidc_kubeconfig, endpoint_from_admin_kubeconfig
+from keb_domain.model.inventory import MAX_PAGE_SIZE, InfoRuntime, RuntimeFilter, RuntimesPage
+from keb_domain.model.operation import OperationState
+from keb_domain.model.resources import resource_name
+from keb_domain.ports import ControlPlane, Inventory, OperationEvent, UnitOfWorkFactory
+from keb_domain.usecases.instances import first_provisioning
+
+
+class InventoryUseCases:
+    def __init__(self, inventory: Inventory, uow: UnitOfWorkFactory, control_plane: ControlPlane) -> None:
+        self._inventory = inventory
+        self._uow = uow
+        self._kcp = control_plane
+
+    async def runtimes(
+        self, query: RuntimeFilter, *, page: int, page_size: int, bindings: bool
+    ) -> RuntimesPage:
+        if page < 1:
+            raise InvalidRequestError("page: must be 1 or more")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise InvalidRequestError(f"page_size: must be between 1 and {MAX_PAGE_SIZE}")
+        return await self._inventory.runtimes(
+            query, offset=(page - 1) * page_size, limit=page_size, bindings=bindings
+        )
+
+    def info_runtimes(self) -> AsyncIterator[InfoRuntime]:
+        return self._inventory.info_runtimes()
+
+    async def events(
+        self, *, instance_ids: Sequence[str], runtime_ids: Sequence[str], operation_ids: Sequence[str]
+    ) -> list[OperationEvent]:
+        """Operation events of the named instances, runtimes and operations (all of them without names)."""
+        wanted = list(instance_ids)
+        if runtime_ids:
+            wanted += await self._inventory.instance_ids_of_runtimes(runtime_ids)
+            if not wanted and not operation_ids:
+                return []  # runtimes nobody knows: nothing matches
+        async with self._uow() as uow:
+            return await uow.events.list(instance_ids=wanted, operation_ids=list(operation_ids))
+
+    async def kubeconfig(self, instance_id: str) -> str:
+        """The OIDC kubeconfig of a provisioned runtime (keb-reference §5.3)."""
+        async with self._uow() as uow:
+            instance = await uow.instances.get(instance_id)
+            if instance is None:
+                raise InstanceNotFoundError(f"instance {instance_id} does not exist")
+            provisioning = first_provisioning(await uow.operations.list_for_instance(instance_id))
+        if not instance.runtime_id:
+            raise InstanceNotFoundError(
+                f"instance {instance_id} has no runtime; provisioning could be in progress"
+            )
+        if provisioning is None or provisioning.state is not OperationState.SUCCEEDED:
+            raise InstanceNotFoundError(f"provisioning of instance {instance_id} has not succeeded")
+        try:
+            admin = await self._kcp.get_runtime_kubeconfig(instance.runtime_id)
+        except ClusterNotFoundError:
+            raise InstanceNotFoundError(
+                f"the kubeconfig of instance {instance_id} does not exist yet"
+            ) from None
+        runtime = await self._kcp.get_runtime(resource_name(instance.runtime_id))
+        if runtime is None:
+            raise InstanceNotFoundError(f"the runtime of instance {instance_id} does not exist")
+        oidc = (runtime.get("spec", {}).get("shoot", {}).get("kubernetes", {}).get("kubeAPIServer", {})).get(
+            "additionalOidcConfig"
+        ) or []
+        try:
+            endpoint = endpoint_from_admin_kubeconfig(admin)
+        except ValueError as error:
+            raise ClusterError(str(error)) from None
+        return build_oidc_kubeconfig(instance.cluster_name, endpoint, oidc)
