@@ -219,6 +219,22 @@ def build_services(
     )
 
 
+def _failing_subaccounts(prefix: str) -> Callable[[Mapping[str, Any]], str | None] | None:
+    """The local landscape's KIM fails runtimes of subaccounts named ``{prefix}...``, to show failures."""
+    if not prefix:
+        return None
+
+    def fails(runtime: Mapping[str, Any]) -> str | None:
+        subaccount = str(
+            runtime.get("metadata", {}).get("labels", {}).get("kyma-project.io/subaccount-id", "")
+        )
+        if subaccount.startswith(prefix):
+            return f"simulated failure: subaccount {subaccount} starts with {prefix!r}"
+        return None
+
+    return fails
+
+
 def _client_from_file(path: Path, timeout: float) -> LazyClient:
     async def load() -> KubeClient:
         try:
@@ -253,6 +269,7 @@ def _kubernetes_clients(
                     state_dir=directory / "state",
                     ready_after=settings.local_ready_after,
                     project=settings.gardener_project,
+                    fail_when=_failing_subaccounts(settings.local_failing_subaccount_prefix),
                 )
             )
 

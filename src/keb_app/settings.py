@@ -199,6 +199,7 @@ class Settings:
     gardener_kubeconfig: Path | None
     kubernetes_timeout: float
     local_landscape_port: int | None
+    local_failing_subaccount_prefix: str
     auth: AuthSettings
     workers: int
     local_ready_after: float
@@ -352,6 +353,9 @@ class Settings:
             gardener_kubeconfig=Path(gardener_kubeconfig) if gardener_kubeconfig else None,
             kubernetes_timeout=env.get("APP_KUBERNETES_REQUEST_TIMEOUT", parse_duration, 30.0),
             local_landscape_port=env.get("APP_LOCAL_LANDSCAPE_PORT", parse_int, 0) or None,
+            local_failing_subaccount_prefix=env.text(
+                "APP_LOCAL_LANDSCAPE_FAILING_SUBACCOUNT_PREFIX", "fail-"
+            ),
             auth=_auth(env, broker.broker_url),
             workers=env.get("APP_OPERATION_WORKERS", parse_int, 20),
             local_ready_after=env.get("APP_LOCAL_LANDSCAPE_READY_AFTER", parse_duration, 3.0),

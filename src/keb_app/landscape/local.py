@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
@@ -18,7 +18,7 @@ import attrs
 
 from keb_app.landscape import _kubeconfig
 from keb_app.landscape.apiserver import KubeApiServer
-from keb_app.landscape.kim import KimSimulator
+from keb_app.landscape.kim import JsonObject, KimSimulator
 
 _log = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ def start_local_landscape(
     ready_after: float = 3.0,
     project: str = "kyma-dev",
     auth: Literal["token", "certificate"] = "token",
+    fail_when: Callable[[JsonObject], str | None] | None = None,
 ) -> LocalLandscape:
     """Start the landscape and write admin kubeconfigs ``kcp.yaml`` and ``garden.yaml`` (mode 0600).
 
@@ -97,6 +98,7 @@ def start_local_landscape(
         ready_after: seconds until KIM turns a new or updated Runtime ``Ready``.
         project: Gardener project; its namespace ``garden-{project}`` holds the Shoots.
         auth: how the written kubeconfigs authenticate.
+        fail_when: names Runtimes that KIM turns ``Failed`` (with the message it returns).
     """
     server = _start_server(host, port, state_dir)
     try:
@@ -110,7 +112,9 @@ def start_local_landscape(
             path = kubeconfig_dir / f"{name}.yaml"
             _write_private(path, _kubeconfig.dump(server.admin_kubeconfig(name, auth)))
             kubeconfigs[name] = path
-        kim = KimSimulator(server, kcp=KCP, garden=GARDEN, project=project, ready_after=ready_after).start()
+        kim = KimSimulator(
+            server, kcp=KCP, garden=GARDEN, project=project, ready_after=ready_after, fail_when=fail_when
+        ).start()
     except BaseException:
         server.stop()
         raise
