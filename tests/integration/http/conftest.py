@@ -26,7 +26,7 @@ def instance_path(instance_id: str, region: str | None = None) -> str:
     return f"{prefix}/service_instances/{instance_id}"
 
 
-@attrs.define
+@attrs.define(repr=False)
 class Broker:
     """The app plus handles on what stands behind it."""
 
@@ -34,6 +34,9 @@ class Broker:
     services: Services
     clock: FakeClock
     kcp: MemoryControlPlane
+
+    def __repr__(self) -> str:  # Hypothesis prints fixtures of failing examples; keep it to one line
+        return f"Broker(storage={type(self.services.storage).__name__}, now={self.clock.now().isoformat()})"
 
     async def settle(self, rounds: int = 200) -> None:
         """Run the workers, moving the clock to each next due time, until no operation is unfinished."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.http.conftest import Broker, instance_path
-from tests.support import AWS, SERVICE, TRIAL
+from keb_adapters.memory.clusters import MemoryControlPlane
+from tests.integration.http.conftest import Broker, instance_path, make_broker
+from tests.support import AWS, SERVICE, TRIAL, FakeClock
 
 INSTANCE = instance_path("inst-1")
 
@@ -104,3 +105,18 @@ async def test_last_operation_after_a_finished_deprovisioning_is_succeeded(broke
         response = await broker.osb("GET", f"{INSTANCE}/last_operation", params=params)
         assert response.status_code == 200
         assert response.json()["state"] == "succeeded"
+
+
+async def test_a_delete_after_a_failed_deprovisioning_starts_a_new_one() -> None:
+    """When deprovisioning failed (the runtime never went away), DELETE starts a new operation."""
+    clock = FakeClock()
+    kcp = MemoryControlPlane(clock, ready_after=3.0, deletion_delay=3600)
+    env = {"APP_STEP_TIMEOUTS_CHECK_RUNTIME_RESOURCE_DELETION": "5s"}
+    async for broker in make_broker(env=env, kcp=kcp, clock=clock):
+        await broker.provisioned("inst-1")
+        first = (await broker.deprovision("inst-1")).json()["operation"]
+        await broker.settle()
+        assert await broker.last_operation("inst-1", first) == "failed"
+        again = await broker.deprovision("inst-1")
+        assert again.status_code == 202
+        assert again.json()["operation"] != first

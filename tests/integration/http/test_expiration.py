@@ -70,3 +70,14 @@ async def test_expiry_is_not_an_osb_route(broker: Broker) -> None:
     await broker.provisioned("trial-1", TRIAL_BODY)
     response = await broker.client.put("/expire/service_instance/trial-1")
     assert response.status_code == 202
+
+
+async def test_an_expired_instance_takes_a_global_account_update_with_200(broker: Broker) -> None:
+    """After expiry, a PATCH carrying context.globalaccount_id is answered 200 (KEB's subaccount moves)."""
+    await broker.provisioned("trial-1", TRIAL_BODY)
+    await broker.client.put("/expire/service_instance/trial-1")
+    await broker.settle()
+    response = await broker.patch(
+        "trial-1", {"service_id": SERVICE, "context": {"globalaccount_id": "ga-9"}}, asynchronous=False
+    )
+    assert response.status_code == 200

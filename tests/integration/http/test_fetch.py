@@ -76,3 +76,11 @@ async def test_a_deprovisioned_instance_is_404(broker: Broker) -> None:
     await broker.deprovision("inst-1")
     await broker.settle()
     assert (await broker.osb("GET", INSTANCE)).status_code == 404
+
+
+async def test_a_fetched_instance_carries_its_labels(broker: Broker) -> None:
+    """GET instance has metadata.labels: the cluster name and the kubeconfig URL of the runtime."""
+    await broker.provisioned("inst-1")
+    labels = (await broker.osb("GET", INSTANCE)).json()["metadata"]["labels"]
+    assert labels["Name"] == "my-cluster"
+    assert labels["KubeconfigURL"].endswith("/kubeconfig/inst-1")

@@ -170,8 +170,9 @@ def calls(draw: st.DrawFn) -> Call:
 # --- the property -------------------------------------------------------------------------------------
 
 
-def assert_osb_answer(call: Call, status: int, body: bytes) -> None:
+def assert_osb_answer(call: Call, status: int, content_type: str, body: bytes) -> None:
     assert status < 500, (call, status, body)
+    assert content_type.startswith("application/json"), (call, status, content_type)
     if status < 400:
         return
     decoded = json.loads(body)
@@ -216,7 +217,8 @@ async def exercise(broker: Broker, sequence: list[Call], rounds: int) -> None:
             params=call.params,
             content=call.content,
         )
-        assert_osb_answer(call, response.status_code, response.content)
+        content_type = response.headers.get("content-type", "")
+        assert_osb_answer(call, response.status_code, content_type, response.content)
     await run_workers(broker, rounds)
 
 

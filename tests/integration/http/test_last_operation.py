@@ -73,3 +73,24 @@ async def test_query_hints_are_accepted(broker: Broker) -> None:
         "GET", POLL, params={"operation": operation, "service_id": SERVICE, "plan_id": "old-plan"}
     )
     assert response.status_code == 200
+
+
+async def test_a_pending_operation_is_reported_in_progress(broker: Broker) -> None:
+    """An update accepted while provisioning runs waits as pending, which OSB sees as in progress."""
+    await broker.provision("inst-1")
+    await broker.step()
+    update = await broker.patch("inst-1", {"service_id": SERVICE, "parameters": {"autoScalerMax": 25}})
+    assert update.status_code == 202
+    polled = await broker.osb("GET", POLL, params={"operation": update.json()["operation"]})
+    assert polled.json()["state"] == "in progress"
+
+
+async def test_a_pending_operation_is_not_the_latest(broker: Broker) -> None:
+    """Without an operation id, an update still waiting to start is skipped: the provisioning answers."""
+    await broker.provisioned("inst-1")
+    update = await broker.patch("inst-1", {"service_id": SERVICE, "parameters": {"autoScalerMax": 25}})
+    assert update.status_code == 202
+    latest = await broker.osb("GET", POLL)
+    assert latest.json()["state"] == "succeeded"
+    named = await broker.osb("GET", POLL, params={"operation": update.json()["operation"]})
+    assert named.json()["state"] == "in progress"

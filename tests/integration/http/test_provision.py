@@ -279,3 +279,19 @@ async def test_the_one_trial_rule_can_be_switched_off() -> None:
         await broker.provision("trial-1", TRIAL_BODY)
         response = await broker.osb("PUT", instance_path("trial-2"), json=TRIAL_BODY)
         assert response.status_code == 202
+
+
+async def test_the_provisioning_answer_labels_the_cluster_name(broker: Broker) -> None:
+    """202 carries metadata.labels.Name, the cluster name from the parameters (KEB's response labels)."""
+    response = await broker.osb("PUT", INSTANCE, json=provision_body())
+    assert response.json()["metadata"]["labels"]["Name"] == "my-cluster"
+
+
+async def test_trial_machine_and_autoscaler_parameters_are_dropped(broker: Broker) -> None:
+    """For trial, machineType and autoscaler parameters are accepted and silently dropped, as KEB does."""
+    body = provision_body(
+        plan_id=TRIAL, parameters={"name": "t", "machineType": "huge", "autoScalerMin": 1, "autoScalerMax": 2}
+    )
+    await broker.provisioned("trial-1", body)
+    fetched = await broker.osb("GET", instance_path("trial-1"))
+    assert fetched.json()["parameters"] == {"name": "t"}
