@@ -6,7 +6,8 @@ One client per call, as KEB does per bind: kubeconfigs rotate, and a binding is 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
 
 import yaml
 
@@ -37,49 +38,41 @@ class KubernetesRuntimeClusters:
 
     async def ensure_binding_identity(self, runtime_id: str, name: str, labels: Mapping[str, str]) -> None:
         metadata = {"name": name, "labels": dict(labels)}
+        cluster_role = {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": metadata,
+            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
+        }
+        cluster_role_binding = {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": metadata,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": BINDING_NAMESPACE}],
+        }
         async with self._cluster(runtime_id) as c:
-            with contextlib.suppress(ClusterAlreadyExistsError):
-                await call(
+            await _each(
+                ClusterAlreadyExistsError,  # a retry finds what an earlier attempt created
+                (
                     f"create serviceaccount {BINDING_NAMESPACE}/{name}",
-                    c.core.create_namespaced_service_account(
+                    lambda: c.core.create_namespaced_service_account(
                         BINDING_NAMESPACE,
                         {"metadata": {**metadata, "namespace": BINDING_NAMESPACE}},
                         _request_timeout=c.timeout,
                     ),
-                )
-            with contextlib.suppress(ClusterAlreadyExistsError):
-                await call(
+                ),
+                (
                     f"create clusterrole {name}",
-                    c.rbac.create_cluster_role(
-                        {
-                            "apiVersion": "rbac.authorization.k8s.io/v1",
-                            "kind": "ClusterRole",
-                            "metadata": metadata,
-                            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
-                        },
-                        _request_timeout=c.timeout,
-                    ),
-                )
-            with contextlib.suppress(ClusterAlreadyExistsError):
-                await call(
+                    lambda: c.rbac.create_cluster_role(cluster_role, _request_timeout=c.timeout),
+                ),
+                (
                     f"create clusterrolebinding {name}",
-                    c.rbac.create_cluster_role_binding(
-                        {
-                            "apiVersion": "rbac.authorization.k8s.io/v1",
-                            "kind": "ClusterRoleBinding",
-                            "metadata": metadata,
-                            "roleRef": {
-                                "apiGroup": "rbac.authorization.k8s.io",
-                                "kind": "ClusterRole",
-                                "name": name,
-                            },
-                            "subjects": [
-                                {"kind": "ServiceAccount", "name": name, "namespace": BINDING_NAMESPACE}
-                            ],
-                        },
-                        _request_timeout=c.timeout,
+                    lambda: c.rbac.create_cluster_role_binding(
+                        cluster_role_binding, _request_timeout=c.timeout
                     ),
-                )
+                ),
+            )
 
     async def request_token(self, runtime_id: str, name: str, expiration_seconds: int) -> IssuedCredentials:
         async with self._cluster(runtime_id) as c:
@@ -108,19 +101,27 @@ class KubernetesRuntimeClusters:
 
     async def delete_binding_identity(self, runtime_id: str, name: str) -> None:
         async with self._cluster(runtime_id) as c:
-            with contextlib.suppress(ClusterNotFoundError):
-                await call(
+            await _each(
+                ClusterNotFoundError,  # already gone is what we want
+                (
                     f"delete clusterrolebinding {name}",
-                    c.rbac.delete_cluster_role_binding(name, _request_timeout=c.timeout),
-                )
-            with contextlib.suppress(ClusterNotFoundError):
-                await call(
-                    f"delete clusterrole {name}", c.rbac.delete_cluster_role(name, _request_timeout=c.timeout)
-                )
-            with contextlib.suppress(ClusterNotFoundError):
-                await call(
+                    lambda: c.rbac.delete_cluster_role_binding(name, _request_timeout=c.timeout),
+                ),
+                (
+                    f"delete clusterrole {name}",
+                    lambda: c.rbac.delete_cluster_role(name, _request_timeout=c.timeout),
+                ),
+                (
                     f"delete serviceaccount {BINDING_NAMESPACE}/{name}",
-                    c.core.delete_namespaced_service_account(
+                    lambda: c.core.delete_namespaced_service_account(
                         name, BINDING_NAMESPACE, _request_timeout=c.timeout
                     ),
-                )
+                ),
+            )
+
+
+async def _each(tolerated: type[ClusterError], *steps: tuple[str, Callable[[], Awaitable[Any]]]) -> None:
+    """Run the calls in order; one failing with ``tolerated`` does not stop the others."""
+    for what, request in steps:
+        with contextlib.suppress(tolerated):
+            await call(what, request())

@@ -14,6 +14,7 @@ from typing import Generic, Self, TypeVar
 
 import attrs
 
+from keb_adapters.versions import V, at_version
 from keb_domain.errors import StorageConflictError
 from keb_domain.model.binding import Binding
 from keb_domain.model.instance import ArchivedInstance, Instance
@@ -76,7 +77,6 @@ class MemoryStorage:
 
 
 K = TypeVar("K")
-V = TypeVar("V")
 
 
 class _Table(Generic[K, V]):
@@ -112,6 +112,22 @@ class _Table(Generic[K, V]):
         self._base_now(key)
         self.rows.pop(key, None)
 
+    def add(self, key: K, value: V, label: str) -> None:
+        """Insert at version 1; StorageConflictError where SQL's unique key would refuse it."""
+        if self.collides(key):
+            raise StorageConflictError(f"{label} already exists")
+        self.insert(key, at_version(value, 1))
+
+    def update(self, key: K, value: V, label: str) -> V:
+        """Write if the version is still the one read; returns the value at its new version."""
+        stored = self.rows.get(key)
+        if stored is None or stored.version != value.version:
+            raise StorageConflictError(f"{label} was changed by a concurrent writer")
+        self.touch(key)
+        updated = at_version(value, value.version + 1)
+        self.rows[key] = updated
+        return updated
+
     def check(self) -> None:
         for key, version in self.base.items():
             row = self.committed.get(key)
@@ -141,18 +157,10 @@ class _Instances:
         return self._t.rows.get(instance_id)
 
     async def add(self, instance: Instance) -> None:
-        if self._t.collides(instance.instance_id):
-            raise StorageConflictError(f"instance {instance.instance_id} already exists")
-        self._t.insert(instance.instance_id, attrs.evolve(instance, version=1))
+        self._t.add(instance.instance_id, instance, f"instance {instance.instance_id}")
 
     async def update(self, instance: Instance) -> Instance:
-        stored = self._t.rows.get(instance.instance_id)
-        if stored is None or stored.version != instance.version:
-            raise StorageConflictError(f"instance {instance.instance_id} was changed by a concurrent writer")
-        self._t.touch(instance.instance_id)
-        updated = attrs.evolve(instance, version=instance.version + 1)
-        self._t.rows[instance.instance_id] = updated
-        return updated
+        return self._t.update(instance.instance_id, instance, f"instance {instance.instance_id}")
 
     async def delete(self, instance_id: str) -> None:
         self._t.delete(instance_id)
@@ -169,18 +177,10 @@ class _Operations:
         return self._t.rows.get(operation_id)
 
     async def add(self, operation: Operation) -> None:
-        if self._t.collides(operation.id):
-            raise StorageConflictError(f"operation {operation.id} already exists")
-        self._t.insert(operation.id, attrs.evolve(operation, version=1))
+        self._t.add(operation.id, operation, f"operation {operation.id}")
 
     async def update(self, operation: Operation) -> Operation:
-        stored = self._t.rows.get(operation.id)
-        if stored is None or stored.version != operation.version:
-            raise StorageConflictError(f"operation {operation.id} was changed by a concurrent writer")
-        self._t.touch(operation.id)
-        updated = attrs.evolve(operation, version=operation.version + 1)
-        self._t.rows[operation.id] = updated
-        return updated
+        return self._t.update(operation.id, operation, f"operation {operation.id}")
 
     async def list_for_instance(self, instance_id: str) -> list[Operation]:
         found = [op for op in self._t.rows.values() if op.instance_id == instance_id]
@@ -201,20 +201,11 @@ class _Bindings:
         return self._t.rows.get((instance_id, binding_id))
 
     async def add(self, binding: Binding) -> None:
-        key = (binding.instance_id, binding.binding_id)
-        if self._t.collides(key):
-            raise StorageConflictError(f"binding {binding.binding_id} already exists")
-        self._t.insert(key, attrs.evolve(binding, version=1))
+        self._t.add((binding.instance_id, binding.binding_id), binding, f"binding {binding.binding_id}")
 
     async def update(self, binding: Binding) -> Binding:
         key = (binding.instance_id, binding.binding_id)
-        stored = self._t.rows.get(key)
-        if stored is None or stored.version != binding.version:
-            raise StorageConflictError(f"binding {binding.binding_id} was changed by a concurrent writer")
-        self._t.touch(key)
-        updated = attrs.evolve(binding, version=binding.version + 1)
-        self._t.rows[key] = updated
-        return updated
+        return self._t.update(key, binding, f"binding {binding.binding_id}")
 
     async def delete(self, instance_id: str, binding_id: str) -> None:
         self._t.delete((instance_id, binding_id))

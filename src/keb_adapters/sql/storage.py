@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Generic, Protocol, Self, TypeVar, cast
+from typing import Any, Generic, Self
 
 import attrs
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from keb_adapters.sql import tables as t
 from keb_adapters.sql.mapping import from_row, to_row
+from keb_adapters.versions import V, at_version
 from keb_domain.errors import StorageConflictError
 from keb_domain.model.binding import Binding
 from keb_domain.model.instance import ArchivedInstance, Instance
@@ -29,19 +30,6 @@ UNFINISHED = (OperationState.PENDING.value, OperationState.IN_PROGRESS.value)
 
 
 # --- repositories ------------------------------------------------------------------------------------
-
-
-class _Versioned(Protocol):
-    @property
-    def version(self) -> int: ...
-
-
-V = TypeVar("V", bound=_Versioned)
-
-
-def _at_version(value: V, version: int) -> V:
-    """The same frozen attrs object at another version (mypy's attrs plugin cannot see through V)."""
-    return cast(V, attrs.evolve(cast(Any, value), version=version))
 
 
 class _Rows(Generic[V]):
@@ -62,13 +50,13 @@ class _Rows(Generic[V]):
     async def insert(self, value: V, label: str) -> None:
         """Insert at version 1. Raises StorageConflictError when the key exists."""
         try:
-            await self._c.execute(sa.insert(self._table).values(to_row(_at_version(value, 1))))
+            await self._c.execute(sa.insert(self._table).values(to_row(at_version(value, 1))))
         except IntegrityError:
             raise StorageConflictError(f"{label} already exists") from None
 
     async def update(self, value: V, where: sa.ColumnElement[bool], label: str) -> V:
         """Write if the stored version is still the one read; returns the value at its new version."""
-        updated = _at_version(value, value.version + 1)
+        updated = at_version(value, value.version + 1)
         result = await self._c.execute(
             sa.update(self._table)
             .where(where, self._table.c.version == value.version)

@@ -6,6 +6,7 @@ from typing import Any
 
 import attrs
 
+from keb_domain.errors import InvalidRequestError
 from keb_domain.model.plans import ALL_PLANS, KYMA_SERVICE_ID, KYMA_SERVICE_NAME, PLANS_BY_ID, Plan
 from keb_domain.model.regions import RegionPolicy
 from keb_domain.model.schemas import SchemaOptions, plan_schemas
@@ -30,6 +31,12 @@ class CatalogSettings:
 
     def is_bindable(self, plan: Plan) -> bool:
         return self.bindings_enabled and plan.name.lower() in {p.lower() for p in self.bindable_plans}
+
+
+def require_service(service_id: str) -> None:
+    """The broker offers one service; any other ``service_id`` is a 400 naming it."""
+    if service_id != KYMA_SERVICE_ID:
+        raise InvalidRequestError(f"service_id: {service_id!r} is not in the catalog")
 
 
 def offered_plan(

@@ -37,10 +37,10 @@ from keb_domain.model.binding import (
     build_token_kubeconfig,
     endpoint_from_admin_kubeconfig,
 )
-from keb_domain.model.catalog import CatalogSettings
+from keb_domain.model.catalog import CatalogSettings, require_service
 from keb_domain.model.instance import Instance
 from keb_domain.model.operation import Operation, OperationState, OperationType
-from keb_domain.model.plans import KYMA_SERVICE_ID, PLANS_BY_ID
+from keb_domain.model.plans import PLANS_BY_ID
 from keb_domain.ports import (
     Cipher,
     Clock,
@@ -148,8 +148,7 @@ class BindingUseCases:
 
     async def bind(self, cmd: BindCommand) -> BindingView:
         """PUT binding (keb-reference §4.2 with decisions.md §3)."""
-        if cmd.service_id != KYMA_SERVICE_ID:
-            raise InvalidRequestError(f"service_id: {cmd.service_id!r} is not in the catalog")
+        require_service(cmd.service_id)
         now = self._clock.now()
         async with self._uow() as uow:
             instance = await uow.instances.get(cmd.instance_id)

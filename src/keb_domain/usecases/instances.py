@@ -26,7 +26,7 @@ from keb_domain.errors import (
     StorageConflictError,
     UnprocessableError,
 )
-from keb_domain.model.catalog import offered_plan
+from keb_domain.model.catalog import offered_plan, require_service
 from keb_domain.model.instance import Instance, public_context
 from keb_domain.model.operation import Operation, OperationState, OperationType
 from keb_domain.model.parameters import (
@@ -36,7 +36,7 @@ from keb_domain.model.parameters import (
     check_trial_parameters,
     validate_against_schema,
 )
-from keb_domain.model.plans import KYMA_SERVICE_ID, PLANS_BY_ID, Plan, PlanKind, Provider
+from keb_domain.model.plans import PLANS_BY_ID, Plan, PlanKind, Provider
 from keb_domain.model.regions import EU_FORCED_REGION, is_eu_access
 from keb_domain.model.schemas import plan_schemas
 from keb_domain.ports import Clock, IdGenerator, OperationEvent, UnitOfWork, UnitOfWorkFactory
@@ -236,8 +236,7 @@ class InstanceUseCases:
     def _validate_provisioning(self, cmd: ProvisionCommand) -> tuple[Plan, dict[str, Any], Provider, str]:
         """All request checks that need no storage; returns the plan, parameters, provider, cluster region."""
         config = self._config
-        if cmd.service_id != KYMA_SERVICE_ID:
-            raise InvalidRequestError(f"service_id: {cmd.service_id!r} is not in the catalog")
+        require_service(cmd.service_id)
         plan = offered_plan(config.policy, config.catalog, cmd.plan_id, cmd.platform_region)
         if plan is None:
             raise InvalidRequestError(
@@ -470,8 +469,7 @@ class InstanceUseCases:
 
     async def update(self, cmd: UpdateCommand) -> UpdateResult:
         """PATCH instance (keb-reference §1.6, with decisions.md §3)."""
-        if cmd.service_id != KYMA_SERVICE_ID:
-            raise InvalidRequestError(f"service_id: {cmd.service_id!r} is not in the catalog")
+        require_service(cmd.service_id)
         now = self._clock.now()
         async with self._uow() as uow:
             instance = await uow.instances.get(cmd.instance_id)
