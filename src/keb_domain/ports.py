@@ -136,7 +136,17 @@ class BindingRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """One transaction. Nothing is visible to others before ``commit``; leaving without commit rolls back."""
+    """One transaction. Nothing is visible to others before ``commit``; leaving without commit rolls back.
+
+    The rules every implementation keeps (the contract tests hold memory and SQL to them):
+
+    * reads see what was committed when they ran, plus this unit's own writes (read committed);
+    * ``update`` is version-checked against the version read; the loser of a race gets
+      StorageConflictError and nothing of its unit is written;
+    * ``add`` fails with StorageConflictError when the key exists now, including one a concurrent unit
+      committed meanwhile; a key deleted meanwhile may be added again;
+    * deletes are not version-checked: they remove the rows as committed now.
+    """
 
     @property
     def instances(self) -> InstanceRepository: ...
@@ -175,8 +185,9 @@ class OperationQueue(Protocol):
     """How workers find and claim due operations, so each runs on exactly one worker at a time."""
 
     async def claim_due(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[str]:
-        """Claim up to ``limit`` unfinished operations whose ``next_run_at`` has come and whose lease is
-        free or expired; returns their ids. Concurrent claimers never get the same id."""
+        """Claim up to ``limit`` unfinished operations whose ``next_run_at`` has come (or is unset) and
+        whose lease is free or ended (``lease_until`` < ``now``); returns their ids in the order
+        ``next_run_at`` (unset first), creation, id. Concurrent claimers never get the same id."""
         ...
 
     async def release(self, operation_id: str, owner: str) -> None:
