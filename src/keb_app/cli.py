@@ -86,22 +86,18 @@ async def _migrate(settings: Settings) -> None:
 
 
 async def _cleanup_bindings(settings: Settings) -> int:
-    """Run the cleanup until nothing expired is left; exit status 1 if some binding could not be removed."""
+    """Remove what is expired now, once each; exit status 1 if some binding could not be removed."""
     services = build_services(settings, run_engine=False)
     await services.start()
-    failed = 0
     try:
-        while True:
-            report = await services.clean_bindings()
-            for instance_id, binding_id in report.removed:
-                print(f"removed binding {binding_id} of instance {instance_id}")
-            for instance_id, binding_id, why in report.failed:
-                print(f"could not remove binding {binding_id} of instance {instance_id}: {why}")
-            failed += len(report.failed)
-            if not report.removed:
-                break
+        report = await services.clean_bindings()
     finally:
         await services.stop()
+    for instance_id, binding_id in report.removed:
+        print(f"removed binding {binding_id} of instance {instance_id}")
+    for instance_id, binding_id, why in report.failed:
+        print(f"could not remove binding {binding_id} of instance {instance_id}: {why}")
+    failed = len(report.failed)
     print(f"{failed} binding(s) could not be removed" if failed else "no expired bindings left")
     return 1 if failed else 0
 

@@ -130,8 +130,11 @@ class BindingRepository(Protocol):
 
     async def count_unexpired(self, instance_id: str, now: datetime) -> int: ...
 
-    async def list_expired(self, now: datetime, limit: int) -> list[Binding]:
-        """Bindings whose ``expires_at`` has passed, oldest expiry first."""
+    async def list_expired(
+        self, now: datetime, limit: int, after: tuple[datetime, str, str] | None = None
+    ) -> list[Binding]:
+        """Bindings whose ``expires_at`` has passed, ordered by (expires_at, instance id, binding id),
+        starting after that key when ``after`` is given (keyset paging)."""
         ...
 
 

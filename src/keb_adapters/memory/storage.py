@@ -217,9 +217,16 @@ class _Bindings:
     async def count_unexpired(self, instance_id: str, now: datetime) -> int:
         return sum(1 for b in self._t.rows.values() if b.instance_id == instance_id and b.expires_at > now)
 
-    async def list_expired(self, now: datetime, limit: int) -> list[Binding]:
-        expired = [b for b in self._t.rows.values() if b.expires_at <= now]
-        return sorted(expired, key=lambda b: (b.expires_at, b.instance_id, b.binding_id))[:limit]
+    async def list_expired(
+        self, now: datetime, limit: int, after: tuple[datetime, str, str] | None = None
+    ) -> list[Binding]:
+        def key(binding: Binding) -> tuple[datetime, str, str]:
+            return (binding.expires_at, binding.instance_id, binding.binding_id)
+
+        expired = [
+            b for b in self._t.rows.values() if b.expires_at <= now and (after is None or key(b) > after)
+        ]
+        return sorted(expired, key=key)[:limit]
 
 
 class _Archive:

@@ -194,10 +194,16 @@ class _Bindings:
         )
         return int((await self._c.execute(query)).scalar_one())
 
-    async def list_expired(self, now: datetime, limit: int) -> list[Binding]:
+    async def list_expired(
+        self, now: datetime, limit: int, after: tuple[datetime, str, str] | None = None
+    ) -> list[Binding]:
+        b = t.bindings
+        where = [b.c.expires_at <= now]
+        if after is not None:
+            where.append(sa.tuple_(b.c.expires_at, b.c.instance_id, b.c.id) > sa.tuple_(*after))
         return await self._rows.many(
             sa.select(t.bindings)
-            .where(t.bindings.c.expires_at <= now)
+            .where(*where)
             .order_by(t.bindings.c.expires_at, t.bindings.c.instance_id, t.bindings.c.id)
             .limit(limit)
         )

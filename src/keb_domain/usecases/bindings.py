@@ -292,21 +292,30 @@ class BindingUseCases:
     # --- cleanup ----------------------------------------------------------------------------------
 
     async def cleanup_expired(self, batch: int = 100) -> CleanupReport:
-        """Remove expired bindings, revoking token identities of running runtimes first."""
+        """Remove every binding expired by now, revoking token identities of running runtimes first.
+
+        Each expired binding is tried once, in pages of ``batch``; one that cannot be removed is reported
+        and stays for the next cleanup.
+        """
         now = self._clock.now()
         removed: list[tuple[str, str]] = []
         failed: list[tuple[str, str, str]] = []
-        async with self._uow() as uow:
-            expired = await uow.bindings.list_expired(now, batch)
-        for binding in expired:
-            key = (binding.instance_id, binding.binding_id)
-            try:
-                await self._remove_expired(binding)
-            except (ClusterError, StorageConflictError) as error:
-                failed.append((*key, error.description))
-                continue
-            removed.append(key)
-        return CleanupReport(tuple(removed), tuple(failed))
+        after: tuple[datetime, str, str] | None = None
+        while True:
+            async with self._uow() as uow:
+                expired = await uow.bindings.list_expired(now, batch, after=after)
+            for binding in expired:
+                key = (binding.instance_id, binding.binding_id)
+                try:
+                    await self._remove_expired(binding)
+                except (ClusterError, StorageConflictError) as error:
+                    failed.append((*key, error.description))
+                    continue
+                removed.append(key)
+            if len(expired) < batch:
+                return CleanupReport(tuple(removed), tuple(failed))
+            last = expired[-1]
+            after = (last.expires_at, last.instance_id, last.binding_id)
 
     async def _remove_expired(self, binding: Binding) -> None:
         async with self._uow() as uow:
