@@ -155,11 +155,17 @@ def _operation(op: Operation) -> OperationDTO:
     )
 
 
-def _listed(operations: Sequence[Operation], last_only: bool) -> OperationsData | None:
+# KEB's handler embeds only the newest 2 updates (numberOfUpgradeOperationsToReturn); totalCount counts all.
+UPDATES_SHOWN = 2
+
+
+def _listed(
+    operations: Sequence[Operation], last_only: bool, most: int | None = None
+) -> OperationsData | None:
     if not operations:
         return None
     newest = sorted(operations, key=lambda op: (op.created_at, op.id), reverse=True)
-    shown = newest[:1] if last_only else newest
+    shown = newest[:1] if last_only else newest[:most]
     return OperationsData(
         data=[_operation(op) for op in shown], count=len(shown), total_count=len(operations)
     )
@@ -203,7 +209,7 @@ def _live(instance: Instance, record: RuntimeRecord, last_only: bool, bindings: 
             state=derive_state(ops).value,
             provisioning=_operation(by_kind["provision"][0]) if by_kind["provision"] else None,
             deprovisioning=_operation(by_kind["deprovision"][-1]) if by_kind["deprovision"] else None,
-            update=_listed([op for op in ops if kind(op) == "update"], last_only),
+            update=_listed([op for op in ops if kind(op) == "update"], last_only, UPDATES_SHOWN),
             suspension=_listed([op for op in ops if kind(op) == "suspension"], last_only),
             unsuspension=_listed([op for op in ops if kind(op) == "unsuspension"], last_only),
         ),
