@@ -7,6 +7,20 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+# Libraries that log request and response payloads at DEBUG or INFO: the kubernetes client logs whole
+# response bodies (TokenRequest tokens, kubeconfig Secrets), SQLAlchemy and aiosqlite log statement
+# parameters. They stay at WARNING whatever APP_LOG_LEVEL says, so no secret reaches a log.
+PAYLOAD_LOGGERS = (
+    "kubernetes",
+    "urllib3",
+    "aiohttp",
+    "httpx",
+    "httpcore",
+    "sqlalchemy",
+    "aiosqlite",
+    "asyncpg",
+)
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -30,5 +44,5 @@ def configure_logging(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Request lines of the HTTP client and server libraries carry URLs with ids, not secrets, but are noisy.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for name in PAYLOAD_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
