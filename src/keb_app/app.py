@@ -82,6 +82,7 @@ def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
         "binding_cases": _provide(services.bindings),
         "creation": _provide(services.binding_creation),
         "inventory": _provide(services.inventory),
+        "kubeconfig_origins": _provide(services.settings.kubeconfig_allow_origins),
     }
     handlers: list[Any] = [osb, expiration, inventory, KubeconfigController, healthz, index]
     if services.local_issuer is not None:

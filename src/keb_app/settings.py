@@ -200,6 +200,7 @@ class Settings:
     kubernetes_timeout: float
     local_landscape_port: int | None
     local_failing_subaccount_prefix: str
+    kubeconfig_allow_origins: tuple[str, ...]
     auth: AuthSettings
     workers: int
     local_ready_after: float
@@ -356,6 +357,7 @@ class Settings:
             local_failing_subaccount_prefix=env.text(
                 "APP_LOCAL_LANDSCAPE_FAILING_SUBACCOUNT_PREFIX", "fail-"
             ),
+            kubeconfig_allow_origins=env.get("APP_KUBECONFIG_ALLOW_ORIGINS", parse_list, ("*",)),
             auth=_auth(env, broker.broker_url),
             workers=env.get("APP_OPERATION_WORKERS", parse_int, 20),
             local_ready_after=env.get("APP_LOCAL_LANDSCAPE_READY_AFTER", parse_duration, 3.0),

@@ -30,7 +30,7 @@ from keb_domain.model.inventory import (
     derive_state,
     kind,
 )
-from keb_domain.model.operation import Operation
+from keb_domain.model.operation import Operation, OperationState
 from keb_domain.model.plans import KYMA_SERVICE_ID, KYMA_SERVICE_NAME
 from keb_domain.usecases.inventory import InventoryUseCases
 
@@ -183,7 +183,8 @@ def _binding(binding: Binding) -> BindingDTO:
 
 
 def _live(instance: Instance, record: RuntimeRecord, last_only: bool, bindings: bool) -> RuntimeDTO:
-    ops = record.operations
+    # Operations that have not started yet are not part of the runtime's story (KEB skips them too).
+    ops = tuple(op for op in record.operations if op.state is not OperationState.PENDING)
     by_kind = {name: [op for op in ops if kind(op) == name] for name in ("provision", "deprovision")}
     last = max(ops, key=lambda op: (op.updated_at, op.id), default=None)
     return RuntimeDTO(
@@ -407,9 +408,20 @@ class KubeconfigController(Controller):
         },
         media_type="application/x-yaml",
     )
-    async def kubeconfig(self, *, inventory: Inventory, instance_id: FromPath[str]) -> Response[str]:
+    async def kubeconfig(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        inventory: Inventory,
+        kubeconfig_origins: NamedDependency[tuple[str, ...]],
+        instance_id: FromPath[str],
+    ) -> Response[str]:
+        headers = {"Content-Disposition": "attachment; filename=kubeconfig.yaml"}
+        origin = request.headers.get("origin")
+        if origin and ("*" in kubeconfig_origins or origin in kubeconfig_origins):
+            # KEB's APP_KUBECONFIG_ALLOW_ORIGINS: the dashboard downloads it from the browser.
+            headers["Access-Control-Allow-Origin"] = origin
+            headers["Vary"] = "Origin"
         return Response(
-            await inventory.kubeconfig(instance_id),
-            media_type="application/x-yaml",
-            headers={"Content-Disposition": "attachment; filename=kubeconfig.yaml"},
+            await inventory.kubeconfig(instance_id), media_type="application/x-yaml", headers=headers
         )

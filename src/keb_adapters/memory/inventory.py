@@ -57,6 +57,7 @@ class MemoryInventory:
             and _within(archived.shoot_name, query.shoots)
             and _within(archived.plan_name, query.plans)
             and (not query.with_bindings or self._has_bindings(archived.instance_id))
+            and archived.instance_id not in self._storage.instances  # listed once, as the live instance
         )
 
     def _operations(self, instance_id: str) -> tuple[Operation, ...]:

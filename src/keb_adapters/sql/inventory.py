@@ -90,6 +90,8 @@ def _archive(query: RuntimeFilter) -> sa.Select[Any]:
     ]
     if query.with_bindings:
         where.append(sa.exists().where(t.bindings.c.instance_id == a.c.instance_id))
+    # An id provisioned again after its deprovisioning is listed once: as the live instance it is now.
+    where.append(~sa.exists().where(t.instances.c.instance_id == a.c.instance_id))
     return sa.select(
         a.c.instance_id.label("id"), a.c.created_at, sa.literal("archive").label("source")
     ).where(*where)
