@@ -233,6 +233,26 @@ def _required_errors(required: Mapping[str, tuple[str, ...]], obj: JsonObject) -
     return errors
 
 
+def _requested_expiration(spec: JsonObject, *, zero_is_default: bool) -> tuple[int, list[FieldError]]:
+    """``spec.expirationSeconds`` of a token or admin kubeconfig request (missing: an hour), with the
+    error both APIs give below ten minutes; the caller adds its own upper bound."""
+    raw = spec.get("expirationSeconds")
+    expiration = 3600 if raw is None or (zero_is_default and raw == 0) else raw
+    if isinstance(expiration, bool) or not isinstance(expiration, int):
+        raise bad_request(f"spec.expirationSeconds: expected an integer, got {raw!r}")
+    errors = []
+    if expiration < _MIN_EXPIRATION_SECONDS:
+        errors.append(
+            FieldError(
+                "spec.expirationSeconds",
+                "Invalid value",
+                expiration,
+                "may not specify a duration less than 10 minutes",
+            )
+        )
+    return expiration, errors
+
+
 class FakeCluster:
     """A thread-safe, stateful stand-in for one cluster's kube-apiserver.
 
@@ -766,21 +786,8 @@ class FakeCluster:
         if not isinstance(body, dict):
             raise bad_request("the body of the request is not a TokenRequest object")
         spec = body.get("spec") or {}
-        expiration = spec.get("expirationSeconds")
-        if expiration is None:
-            expiration = 3600  # SetDefaults_TokenRequestSpec
-        if isinstance(expiration, bool) or not isinstance(expiration, int):
-            raise bad_request(f"spec.expirationSeconds: expected an integer, got {expiration!r}")
-        errors = []
-        if expiration < _MIN_EXPIRATION_SECONDS:
-            errors.append(
-                FieldError(
-                    "spec.expirationSeconds",
-                    "Invalid value",
-                    expiration,
-                    "may not specify a duration less than 10 minutes",
-                )
-            )
+        # SetDefaults_TokenRequestSpec: a missing expiration is an hour.
+        expiration, errors = _requested_expiration(spec, zero_is_default=False)
         if expiration > 1 << 32:
             errors.append(
                 FieldError(
@@ -831,21 +838,8 @@ class FakeCluster:
         if not isinstance(body, dict):
             raise bad_request("the body of the request is not an AdminKubeconfigRequest object")
         spec = body.get("spec") or {}
-        raw = spec.get("expirationSeconds")
         # Gardener defaults a missing or zero expiration to one hour (defaults_adminkubeconfigrequest.go).
-        expiration = 3600 if raw in (None, 0) else raw
-        if isinstance(expiration, bool) or not isinstance(expiration, int):
-            raise bad_request(f"spec.expirationSeconds: expected an integer, got {raw!r}")
-        errors = []
-        if expiration < _MIN_EXPIRATION_SECONDS:
-            errors.append(
-                FieldError(
-                    "spec.expirationSeconds",
-                    "Invalid value",
-                    expiration,
-                    "may not specify a duration less than 10 minutes",
-                )
-            )
+        expiration, errors = _requested_expiration(spec, zero_is_default=True)
         if expiration > 0xFFFFFFFF:
             errors.append(
                 FieldError("spec.expirationSeconds", "Too long", detail="must have at most 4294967295 bytes")
