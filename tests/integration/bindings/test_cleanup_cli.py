@@ -15,7 +15,7 @@ from keb_adapters.sql.database import create_engine, migrate
 from keb_adapters.sql.storage import SqlStorage
 from keb_domain.model.binding import Binding, CredentialStrategy
 from keb_domain.secrets import Secret
-from tests.integration.builders import instance
+from tests.builders import instance
 
 KEB = Path(sys.executable).parent / "keb"
 KEY = "0123456789abcdef0123456789abcdef"

@@ -16,8 +16,8 @@ from keb_adapters.crypto import AesGcmCipher
 from keb_adapters.sql.storage import SqlStorage
 from keb_domain.errors import StorageConflictError
 from keb_domain.model.binding import Binding, CredentialStrategy
+from tests.builders import T0, at
 from tests.integration.bindings.conftest import BindingBroker, bind_body, make_binding_broker, token_of
-from tests.integration.builders import T0, at
 from tests.support import settings_for_tests
 
 CEST = timezone(timedelta(hours=2))

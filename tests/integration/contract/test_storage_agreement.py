@@ -31,7 +31,7 @@ from keb_domain.model.binding import Binding, CredentialStrategy
 from keb_domain.model.instance import Instance
 from keb_domain.model.operation import Operation, OperationState
 from keb_domain.ports import UnitOfWork
-from tests.integration.builders import archived, at, event, instance, operation
+from tests.builders import archived, at, event, instance, operation
 
 INSTANCE_IDS = ("i1", "i2", "i3")
 OPERATION_IDS = ("o1", "o2", "o3", "o4")

@@ -18,7 +18,7 @@ from keb_app.bootstrap import Storage
 from keb_domain.errors import StorageConflictError
 from keb_domain.model.instance import Instance
 from keb_domain.model.operation import Operation, OperationState
-from tests.integration.builders import T0, archived, at, instance, operation
+from tests.builders import T0, archived, at, instance, operation
 from tests.integration.conftest import PostgresTemplate, postgres_engine, sqlite_engine
 
 

@@ -14,7 +14,8 @@ from keb_adapters.sql.mapping import to_row
 from keb_adapters.versions import at_version
 from keb_domain.model.instance import ArchivedInstance
 from keb_domain.model.operation import OperationState
-from tests.unit.inventory.fleet import SUCCEEDED, Fleet, archived, at, binding, runtime
+from tests.builders import at
+from tests.unit.inventory.fleet import SUCCEEDED, Fleet, archived, binding, runtime
 
 HISTORIES: tuple[tuple[tuple[str, OperationState], ...], ...] = (
     (("provision", SUCCEEDED),),

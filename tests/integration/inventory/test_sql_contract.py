@@ -25,6 +25,7 @@ from keb_domain.model.inventory import RuntimeFilter, RuntimesPage
 from keb_domain.model.inventory import RuntimeState as S
 from keb_domain.model.operation import Operation, OperationState
 from keb_domain.model.plans import PLANS_BY_NAME
+from tests.builders import at
 from tests.unit.inventory.fleet import (
     FAILED,
     IN_PROGRESS,
@@ -33,7 +34,6 @@ from tests.unit.inventory.fleet import (
     SUCCEEDED,
     Fleet,
     archived,
-    at,
     binding,
     filters,
     filters_for,

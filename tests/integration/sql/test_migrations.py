@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keb_adapters.sql.database import create_engine, current_revision, head_revision, migrate
 from keb_adapters.sql.storage import SqlStorage
-from tests.integration.builders import instance
+from tests.builders import instance
 from tests.integration.conftest import POSTGRES_URL, postgres_problem
 
 TABLES = {"instances", "operations", "instances_archived", "events"}

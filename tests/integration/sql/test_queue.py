@@ -14,7 +14,7 @@ from keb_adapters.sql import tables as t
 from keb_adapters.sql.database import create_engine
 from keb_adapters.sql.storage import SqlStorage
 from keb_domain.model.operation import Operation, OperationState
-from tests.integration.builders import T0, at, operation
+from tests.builders import T0, at, operation
 
 LEASE = at(120)
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keb_adapters.sql.storage import SqlStorage
 from keb_domain.model.operation import OperationState, OperationType
-from tests.integration.builders import T0, archived, at, event, instance, operation
+from tests.builders import T0, archived, at, event, instance, operation
 
 # A wall clock two hours east of UTC: stored values must come back as the same instant, in UTC.
 CEST = timezone(timedelta(hours=2))

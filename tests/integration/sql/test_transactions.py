@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from keb_adapters.sql.storage import SqlStorage, SqlUnitOfWork
 from keb_domain.errors import StorageConflictError
 from keb_domain.model.instance import Instance
-from tests.integration.builders import event, instance, operation
+from tests.builders import event, instance, operation
 
 
 @pytest.fixture

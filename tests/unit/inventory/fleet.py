@@ -8,7 +8,6 @@ the same fleet stands behind the memory and the SQL inventory.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -20,9 +19,8 @@ from keb_domain.model.inventory import RuntimeFilter, RuntimeState
 from keb_domain.model.operation import Operation, OperationState, OperationType
 from keb_domain.model.plans import PLANS_BY_NAME, Provider
 from keb_domain.ports import UnitOfWork
-from tests.support import SERVICE
-
-T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+from tests import builders
+from tests.builders import at
 
 # KEB's operation kinds in the inventory, as (type, temporary).
 KINDS: dict[str, tuple[OperationType, bool]] = {
@@ -43,11 +41,6 @@ PLANS = ("aws", "azure", "trial")
 RUNTIME_IDS = ("rt-1", "rt-2", "rt-3", "rt-4", "rt-5")
 INSTANCE_IDS = ("i-00", "i-01", "i-02", "i-03", "i-04", "i-05", "a-00", "a-01")
 PROVIDERS = {"aws": Provider.AWS, "azure": Provider.AZURE, "trial": Provider.AZURE}
-
-
-def at(seconds: float) -> datetime:
-    """T0 plus ``seconds``."""
-    return T0 + timedelta(seconds=seconds)
 
 
 def op(
@@ -76,47 +69,27 @@ def op(
 
 
 def instance(instance_id: str = "i-1", **changes: Any) -> Instance:
-    """A live aws instance created at T0; ``changes`` replace fields."""
-    base = Instance(
-        instance_id=instance_id,
-        service_id=SERVICE,
-        plan_id=PLANS_BY_NAME["aws"].id,
-        plan_name="aws",
-        global_account_id="ga-1",
-        subaccount_id="sa-1",
-        user_id="user@example.com",
-        platform_region="cf-eu10",
-        provider=Provider.AWS,
-        cluster_region="eu-central-1",
-        shoot_name="c-1",
-        created_at=T0,
-        updated_at=T0,
-        parameters={"name": f"cluster-{instance_id}", "region": "eu-central-1"},
-        context={"globalaccount_id": "ga-1", "subaccount_id": "sa-1"},
-        runtime_id="rt-1",
-    )
-    return attrs.evolve(base, **changes)
+    """A live aws instance created at T0, with no operation yet; ``changes`` replace fields."""
+    fleet = {
+        "shoot_name": "c-1",
+        "parameters": {"name": f"cluster-{instance_id}", "region": "eu-central-1"},
+        "context": {"globalaccount_id": "ga-1", "subaccount_id": "sa-1"},
+        "runtime_id": "rt-1",
+        "dashboard_url": "",
+        "last_operation_id": "",
+    }
+    return builders.instance(instance_id, **{**fleet, **changes})
 
 
 def archived(instance_id: str = "a-1", **changes: Any) -> ArchivedInstance:
     """An archived aws instance created at T0 and archived an hour later."""
-    base = ArchivedInstance(
-        instance_id=instance_id,
-        global_account_id="ga-1",
-        subaccount_id="sa-1",
-        plan_id=PLANS_BY_NAME["aws"].id,
-        plan_name="aws",
-        platform_region="cf-eu10",
-        cluster_region="eu-central-1",
-        provider="AWS",
-        shoot_name="c-1",
-        last_runtime_id="rt-1",
-        internal_user=False,
-        created_at=T0,
-        archived_at=at(3600),
-        last_deprovisioning_finished_at=at(3600),
-    )
-    return attrs.evolve(base, **changes)
+    fleet = {
+        "shoot_name": "c-1",
+        "last_runtime_id": "rt-1",
+        "internal_user": False,
+        "last_deprovisioning_finished_at": at(3600),
+    }
+    return builders.archived(instance_id, **{**fleet, **changes})
 
 
 def binding(instance_id: str, binding_id: str = "b-1", seconds: float = 0) -> Binding:
