@@ -18,7 +18,7 @@ from litestar.params import Body
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
 from keb_adapters.auth.local import LocalIssuer
-from keb_domain.auth import Access, Principal, TokenVerifier, allows, required_access
+from keb_domain.auth import Access, TokenVerifier, allows, required_access
 from keb_domain.errors import UnauthenticatedError
 
 REALM = "keb"
@@ -92,13 +92,7 @@ class BearerAuthMiddleware:
                 f'Bearer realm="{REALM}", error="insufficient_scope", scope="{needed}"',
             )
             return
-        scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
-
-
-def principal_of(request: Request[Any, Any, Any]) -> Principal | None:
-    principal = request.scope.get("state", {}).get("principal")
-    return principal if isinstance(principal, Principal) else None
 
 
 Issuer = NamedDependency[LocalIssuer]
