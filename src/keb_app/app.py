@@ -16,6 +16,7 @@ from litestar.response import Redirect
 
 from keb_adapters.http.auth import BearerAuthMiddleware, LocalIssuerController
 from keb_adapters.http.bindings import BindingController
+from keb_adapters.http.boundary import BoundaryRequest, InputBoundaryMiddleware
 from keb_adapters.http.errors import EXCEPTION_HANDLERS
 from keb_adapters.http.inventory import InventoryController, KubeconfigController
 from keb_adapters.http.osb import (
@@ -91,7 +92,11 @@ def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
     return Litestar(
         route_handlers=handlers,
         dependencies=dependencies,
-        middleware=[DefineMiddleware(BearerAuthMiddleware, verifier=services.verifier)],
+        middleware=[
+            DefineMiddleware(BearerAuthMiddleware, verifier=services.verifier),
+            InputBoundaryMiddleware,  # after authentication: strangers' bodies are not even read
+        ],
+        request_class=BoundaryRequest,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
