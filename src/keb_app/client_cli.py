@@ -88,7 +88,7 @@ def add_client_parser(commands: Any) -> None:
         "client",
         help="drive a broker over HTTP: catalog, provision, status, update, bind, unbind, deprovision, "
         "runtimes",
-        description=__doc__,
+        description=(__doc__ or "").replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common_options(client)
