@@ -410,6 +410,8 @@ class KubeconfigController(Controller):
         responses={
             **ERRORS,
             404: ResponseSpec(data_container=OsbError, description="No provisioned runtime"),
+            502: ResponseSpec(data_container=OsbError, description="The KCP refused the call"),
+            503: ResponseSpec(data_container=OsbError, description="The KCP is unreachable for now; retry"),
         },
         media_type="application/x-yaml",
     )

@@ -132,7 +132,9 @@ def responses(*codes: int) -> dict[int, ResponseSpec]:
         409: "It exists with different attributes",
         410: "It does not exist",
         422: "Unprocessable: asynchronous processing required, or the state does not allow it",
-        503: "Binding creation takes longer than the time limit; it goes on in the background",
+        502: "A Kubernetes API (KCP, Gardener or the runtime cluster) refused the call",
+        503: "Binding creation takes longer than the time limit (it goes on in the background), or a "
+        "Kubernetes API is unreachable for now; retry",
     }
     return {
         **PROTECTED_RESPONSES,
