@@ -334,7 +334,11 @@ async def _deprovision(broker: BrokerClient, args: argparse.Namespace, output: O
 
 
 def write_private(path: Path, content: str) -> None:
-    """Write ``content`` to a file only its owner can read, also when the file existed with looser bits."""
+    """Write ``content`` to a file only its owner can read, also when the file existed with looser bits.
+
+    A missing directory is created readable by its owner only (``~/.kube`` on a fresh machine).
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(descriptor, 0o600)

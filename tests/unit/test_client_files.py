@@ -24,3 +24,11 @@ def test_an_existing_readable_file_is_tightened_and_replaced(tmp_path: Path) -> 
     write_private(path, "new\n")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.read_text() == "new\n"
+
+
+def test_a_missing_directory_is_created_owner_only(tmp_path: Path) -> None:
+    """Writing to ~/.kube/x.yaml on a machine without ~/.kube creates the directory with mode 0700."""
+    path = tmp_path / "kube" / "cluster.yaml"
+    write_private(path, "apiVersion: v1\n")
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert path.read_text() == "apiVersion: v1\n"
