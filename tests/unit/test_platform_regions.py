@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from keb_app.settings import Settings
 from keb_domain.errors import ConfigurationError, PlatformRegionNotServedError
 from keb_domain.model.configuration import PlanConfig, TrialRegionMapping
+from keb_domain.model.plans import PLANS_BY_NAME
 from keb_domain.model.regions import (
     BTP_PLATFORM_REGIONS,
     EU_ACCESS_REGIONS,
@@ -133,3 +134,11 @@ def test_a_plans_configuration_with_a_misspelt_platform_region_is_refused(tmp_pa
     )
     with pytest.raises(ConfigurationError, match="CF-EU11"):
         Settings.from_env({"APP_PLANS_CONFIGURATION_FILE_PATH": str(path), "APP_AUTH_MODE": "none"})
+
+
+def test_eu_access_cluster_regions_hold_for_any_stored_spelling() -> None:
+    """An instance stored as CF-EU11 (before names were canonical) still gets only eu-central-1 for aws."""
+    aws = PLANS_BY_NAME["aws"]
+    assert (
+        POLICY.allowed_regions(aws, "CF-EU11") == POLICY.allowed_regions(aws, "cf-eu11") == ("eu-central-1",)
+    )

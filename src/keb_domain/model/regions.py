@@ -176,7 +176,8 @@ class RegionPolicy:
         if config is None or not config.regular_machines:
             return ()
         regions = config.regions_for(platform_region)
-        eu = EU_ACCESS_REGIONS.get(platform_region)
+        # Canonical lookup: instances stored before names were canonical may carry another spelling.
+        eu = EU_ACCESS_REGIONS.get(canonical_platform_region(platform_region) or "")
         if eu is not None:
             provider = self.free_provider(platform_region) if plan.is_free else plan.provider
             regions = tuple(r for r in regions if provider is eu.provider and r == eu.cluster_region)
