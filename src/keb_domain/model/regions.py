@@ -115,7 +115,7 @@ class RegionPolicy:
     @property
     def served_platform_regions(self) -> frozenset[str]:
         """The listed platform regions and those the configuration names in their canonical spelling."""
-        return frozenset(self._named_platform_regions()) & self._canonical_keys() | self.platform_regions
+        return self._canonical_keys() | self.platform_regions
 
     def _named_platform_regions(self) -> set[str]:
         named = {key for config in self.plans.values() for key in config.regions}
