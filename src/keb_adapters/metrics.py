@@ -20,7 +20,15 @@ from datetime import datetime
 from pathlib import Path
 
 import attrs
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    values,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -151,6 +159,8 @@ class Metrics:
     """The broker's metrics; one object per process, recorded into by adapters and the observer."""
 
     def __init__(self) -> None:
+        # ``_created`` samples double the output and no KEB dashboard reads them.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         directory = multiprocess_directory()
         self.multiprocess = directory is not None
         # In multi-process mode values go to files and are collected from there, not from a registry.
