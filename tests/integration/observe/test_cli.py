@@ -28,7 +28,6 @@ def keb(*arguments: str, **env: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
         check=False,
-        cwd=cwd,
     )
 
 
