@@ -28,6 +28,7 @@ from litestar.types import ASGIApp as ASGIApplication
 from sqlalchemy.engine import make_url
 
 from keb_adapters.auth.local import KEY_FILE, LocalIssuer
+from keb_adapters.metrics import enable_multiprocess, multiprocess_directory
 from keb_adapters.sql.database import create_engine, migrate
 from keb_app.app import create_app, create_status_app
 from keb_app.bootstrap import build_services
@@ -50,7 +51,18 @@ def _settings() -> Settings:
         raise SystemExit(2) from None
 
 
+def prepare_metrics(settings: Settings, processes: int) -> None:
+    """Before any worker process starts: several share their metrics through files, in
+    ``PROMETHEUS_MULTIPROC_DIR`` when the operator set it, else ``{APP_DATA_DIR}/metrics``; emptied here."""
+    explicit = multiprocess_directory()
+    if explicit is not None:
+        enable_multiprocess(explicit)
+    elif processes > 1:
+        enable_multiprocess(settings.data_dir / "metrics")
+
+
 def serve(settings: Settings) -> None:
+    prepare_metrics(settings, processes=1)
     services = build_services(settings)
     log.info(
         "keb broker on http://%s:%d, database %s, default platform region %s",

@@ -63,3 +63,33 @@ def test_a_new_run_starts_from_zero(tmp_path: Path) -> None:
     python(RECORD, directory)
     python(PREPARE, directory)
     assert 'route="/healthz"' not in python(RENDER, directory)
+
+
+SERVE_PREPARES = """
+import os, sys
+from keb_app.cli import prepare_metrics
+from keb_app.settings import Settings
+prepare_metrics(Settings.from_env({"APP_DATA_DIR": sys.argv[1]}), processes=int(sys.argv[2]))
+print(os.environ.get("PROMETHEUS_MULTIPROC_DIR", "unset"))
+"""
+
+
+def test_several_server_processes_share_a_directory_under_the_data_directory(tmp_path: Path) -> None:
+    """Several processes without PROMETHEUS_MULTIPROC_DIR use {APP_DATA_DIR}/metrics; one needs none."""
+    environment = {name: value for name, value in os.environ.items() if name != MULTIPROC_ENV}
+
+    def prepared(processes: int) -> str:
+        result = subprocess.run(  # noqa: S603  # this interpreter with a fixed script
+            [sys.executable, "-c", SERVE_PREPARES, str(tmp_path), str(processes)],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert prepared(1) == "unset"
+    assert prepared(2) == str(tmp_path / "metrics")
+    assert (tmp_path / "metrics").is_dir()
