@@ -257,13 +257,11 @@ class OperationProcessor:
             except StorageConflictError:
                 return now
             return until
+        cancelled = [other.fail(now, CANCELLED) for other in others] if cancels_others else []
         try:
-            if cancels_others:
-                for other in others:
-                    await uow.operations.update(other.fail(now, CANCELLED))
-                    await uow.events.add(
-                        OperationEvent(instance.instance_id, other.id, "info", CANCELLED, now)
-                    )
+            for other in cancelled:
+                await uow.operations.update(other)
+                await uow.events.add(OperationEvent(instance.instance_id, other.id, "info", CANCELLED, now))
             started = operation.start(now)
             if operation.type is OperationType.PROVISION:  # an unsuspension gets a new runtime
                 started = attrs.evolve(started, runtime_id="")
@@ -277,6 +275,8 @@ class OperationProcessor:
             await uow.commit()
         except StorageConflictError:
             return now
+        for other in cancelled:
+            self._observer.finished(other)
         return None
 
     def _next_stage(self, operation: Operation) -> Stage | None:

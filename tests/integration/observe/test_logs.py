@@ -200,3 +200,14 @@ async def test_no_log_line_carries_a_credential(broker: BindingBroker, logged: C
     assert logged.text
     for secret in secrets:
         assert secret not in logged.text
+
+
+async def test_a_provisioning_cancelled_by_a_deprovisioning_is_logged_as_failed(
+    broker: BindingBroker, logged: Captured
+) -> None:
+    """A DELETE during provisioning cancels it; the provisioning's last line says failed and why."""
+    operation = await broker.provision("inst-1")
+    assert (await broker.deprovision("inst-1")).status_code == 202
+    await broker.settle()
+    lines = [entry for entry in logged.entries() if entry.get("operation_id") == operation]
+    assert lines[-1]["msg"].startswith("operation failed: Cancelled")
