@@ -6,6 +6,7 @@ keb cleanup-bindings  remove expired bindings (and their cluster identities), pr
 keb landscape         run only the local landscape (Kubernetes API double + KIM) and print its kubeconfigs
 keb token [--scope S] print a bearer token of the embedded issuer (APP_AUTH_MODE=local)
 keb config check      print the effective configuration (secrets masked), or every error
+keb client ...        drive any broker over HTTP (keb client --help)
 keb --version         print the version
 """
 
@@ -32,6 +33,7 @@ from keb_adapters.metrics import enable_multiprocess, multiprocess_directory
 from keb_adapters.sql.database import create_engine, migrate
 from keb_app.app import create_app, create_status_app
 from keb_app.bootstrap import build_services
+from keb_app.client_cli import add_client_parser, run_client
 from keb_app.landscape.__main__ import main as landscape_main
 from keb_app.logs import configure_logging
 from keb_app.settings import Settings
@@ -354,6 +356,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "landscape", help="run the local landscape on its own; options: keb landscape --help", add_help=False
     )
+    add_client_parser(commands)
     return parser
 
 
@@ -370,6 +373,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.command is None:
         parser.print_help(sys.stderr)
         raise SystemExit(2)
+    if args.command == "client":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        raise SystemExit(run_client(args))  # reads no APP_* settings: it talks to a broker over HTTP
     if args.command == "landscape":
         raise SystemExit(landscape_main(rest))
     if rest:
