@@ -7,11 +7,14 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test lint typecheck unit integration clean
 
+# The first run installs for about a minute: say so, and let pip show its progress.
 $(STAMP): pyproject.toml
+	@echo "keb: installing keb and its dependencies into $(VENV) (once; about a minute)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip==25.3"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -e '.[dev]'
 	touch $(STAMP)
+	@echo "keb: installed; next time this step is skipped"
 
 run: $(STAMP)
 	$(BIN)/keb serve

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Router, get
-from litestar.di import Provide
+from litestar import Litestar, Response, Router, get
+from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
 from litestar.response import Redirect
@@ -25,6 +27,7 @@ from keb_adapters.http.docs import (
 )
 from keb_adapters.http.errors import EXCEPTION_HANDLERS
 from keb_adapters.http.inventory import InventoryController, KubeconfigController
+from keb_adapters.http.observe import RequestObservation
 from keb_adapters.http.osb import (
     CatalogController,
     ExpirationController,
@@ -32,12 +35,65 @@ from keb_adapters.http.osb import (
     osb_request_checks,
 )
 from keb_adapters.http.wire import Health
+from keb_adapters.metrics import CONTENT_TYPE
 from keb_app.bootstrap import Services
 
+log = logging.getLogger("keb")
 
-@get("/healthz", tags=["Operations"], summary="Liveness and readiness")
+
+@get("/healthz", tags=["Operations"], summary="Liveness: the process answers")
 async def healthz() -> Health:
     return Health(status="ok")
+
+
+@get(
+    "/readyz",
+    tags=["Operations"],
+    summary="Readiness: database reachable at the newest schema, operation engine running",
+    description="200 when every check passes, else 503; the body names each check and what fails.",
+    responses={503: ResponseSpec(data_container=dict[str, Any], description="Not ready")},
+)
+async def readyz(services: NamedDependency[Services]) -> Response[dict[str, Any]]:
+    checks = await services.readiness()
+    failing = [f"{check.name}: {check.problem}" for check in checks if check.problem]
+    body: dict[str, Any] = {
+        "status": "not ready" if failing else "ready",
+        "checks": {check.name: check.problem or "ok" for check in checks},
+    }
+    if failing:
+        body["description"] = "not ready: " + "; ".join(failing)
+    return Response(body, status_code=503 if failing else 200)
+
+
+@get(
+    "/metrics",
+    tags=["Operations"],
+    summary="Prometheus metrics",
+    description="KEB's kcp_keb_v2_* metrics and the broker's keb_* ones (docs/metrics.md).",
+    media_type=CONTENT_TYPE,
+)
+async def metrics(services: NamedDependency[Services]) -> Response[bytes]:
+    now = services.clock.now()
+    try:
+        stats = await services.statistics.statistics(now)
+    except Exception as error:  # the event metrics still help while the database is away
+        log.warning(
+            "metrics: the database could not be read (%s); state metrics left out", type(error).__name__
+        )
+        stats = None
+    text = services.metrics.render(stats, now, services.pool_status())
+    return Response(text, media_type=CONTENT_TYPE)
+
+
+def create_status_app(services: Services) -> Litestar:
+    """The status port's app (``APP_BROKER_STATUS_PORT``): health, readiness and metrics, no token."""
+    return Litestar(
+        route_handlers=[healthz, readyz, metrics],
+        dependencies={"services": _provide(services)},
+        openapi_config=None,
+        logging_config=None,
+        debug=False,
+    )
 
 
 @get("/", include_in_schema=False)
@@ -91,6 +147,7 @@ def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
         "creation": _provide(services.binding_creation),
         "inventory": _provide(services.inventory),
         "kubeconfig_origins": _provide(services.settings.kubeconfig_allow_origins),
+        "services": _provide(services),
     }
     # Swagger UI's own files, served by the broker: the page must work without the internet.
     swagger_assets = create_static_files_router(
@@ -99,11 +156,21 @@ def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
         include_in_schema=False,
         name="swagger-assets",
     )
-    handlers: list[Any] = [osb, expiration, inventory, KubeconfigController, healthz, index, swagger_assets]
+    handlers: list[Any] = [
+        osb,
+        expiration,
+        inventory,
+        KubeconfigController,
+        healthz,
+        readyz,
+        metrics,
+        index,
+        swagger_assets,
+    ]
     if services.local_issuer is not None:
         handlers.append(LocalIssuerController)
         dependencies["issuer"] = _provide(services.local_issuer)
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         dependencies=dependencies,
         middleware=[
@@ -135,3 +202,6 @@ def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
         logging_config=None,  # keb_app.logs configures logging once for the whole process
         debug=False,
     )
+    # Around everything, unmatched routes and refused tokens included: correlation id, access line, metrics.
+    app.asgi_handler = RequestObservation(app.asgi_handler, services.metrics.request)
+    return app

@@ -24,19 +24,23 @@ from keb_adapters.auth.verifier import CachedKeys, JwksLoader, JwtVerifier, http
 from keb_adapters.crypto import AesGcmCipher, local_secret_key
 from keb_adapters.files import private_directory
 from keb_adapters.http.bindings import BindingCreation
-from keb_adapters.kubernetes.client import KubeClient, LazyClient
+from keb_adapters.kubernetes.client import KubeClient, LazyClient, listen_for_errors
 from keb_adapters.kubernetes.control_plane import KubernetesControlPlane
 from keb_adapters.kubernetes.gardener import KubernetesGardener
 from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
 from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, MemoryRuntimeClusters
 from keb_adapters.memory.inventory import MemoryInventory
+from keb_adapters.memory.statistics import MemoryStatistics
 from keb_adapters.memory.storage import MemoryStorage
-from keb_adapters.sql.database import create_engine, migrate
+from keb_adapters.metrics import Metrics, PoolStatus
+from keb_adapters.sql.database import create_engine, current_revision, head_revision, migrate
 from keb_adapters.sql.inventory import SqlInventory
+from keb_adapters.sql.statistics import SqlStatistics
 from keb_adapters.sql.storage import SqlStorage
 from keb_adapters.system import RandomIds, SystemClock
 from keb_app.engine import OperationEngine
 from keb_app.landscape.local import LocalLandscape, start_local_landscape
+from keb_app.observe import Observers, OperationLog
 from keb_app.settings import Settings
 from keb_domain.auth import TokenVerifier
 from keb_domain.errors import ConfigurationError
@@ -49,6 +53,7 @@ from keb_domain.ports import (
     Inventory,
     OperationQueue,
     RuntimeClusters,
+    Statistics,
     UnitOfWork,
 )
 from keb_domain.secrets import Secret
@@ -58,6 +63,15 @@ from keb_domain.usecases.inventory import InventoryUseCases
 from keb_domain.usecases.processing import OperationProcessor
 
 log = logging.getLogger("keb")
+READINESS_TIMEOUT = 5.0
+
+
+@attrs.frozen
+class Check:
+    """One readiness check: ``problem`` is None when it passes."""
+
+    name: str
+    problem: str | None
 
 
 class Storage(OperationQueue, Protocol):
@@ -79,6 +93,8 @@ class Services:
     binding_creation: BindingCreation
     processor: OperationProcessor
     engine: OperationEngine
+    metrics: Metrics
+    statistics: Statistics
     run_engine: bool = True
     landscape: list[LocalLandscape] = attrs.field(factory=list)  # the running local landscape, if any
     verifier: TokenVerifier | None = None  # None: APP_AUTH_MODE=none
@@ -106,6 +122,41 @@ class Services:
         await self.binding_creation.drain()
         for step in reversed(self._shutdown):
             await step()
+
+    async def readiness(self) -> list[Check]:
+        """Database reachable and at the newest schema, engine running (when this process runs one)."""
+        checks = [await self._database_check()]
+        if self.run_engine:
+            checks.append(
+                Check("engine", None if self.engine.running else "the operation engine is not running")
+            )
+        return checks
+
+    async def _database_check(self) -> Check:
+        if not isinstance(self.storage, SqlStorage):
+            return Check("database", None)
+        try:
+            async with asyncio.timeout(READINESS_TIMEOUT):
+                async with self.storage.engine.connect() as connection:
+                    revision = await current_revision(connection)
+        except Exception as error:  # any driver error means: not reachable now
+            return Check("database", f"not reachable ({type(error).__name__})")
+        newest = head_revision()
+        if revision != newest:
+            return Check("database", f"schema at revision {revision or 'none'}, the newest is {newest}")
+        return Check("database", None)
+
+    def pool_status(self) -> PoolStatus | None:
+        """Connections of this process's database pool, when the storage is SQL with a counting pool."""
+        if not isinstance(self.storage, SqlStorage):
+            return None
+        pool = self.storage.engine.pool
+        size, checked_out, overflow = (
+            getattr(pool, name, None) for name in ("size", "checkedout", "overflow")
+        )
+        if not (callable(size) and callable(checked_out) and callable(overflow)):
+            return None
+        return PoolStatus(size=int(size()), checked_out=int(checked_out()), overflow=int(overflow()))
 
     async def clean_bindings(self) -> CleanupReport:
         """Remove expired bindings (and their cluster identities) and log what happened."""
@@ -142,8 +193,10 @@ def build_services(
     cipher: Cipher | None = None,
     run_engine: bool = True,
     idle_poll: float = 1.0,
+    metrics: Metrics | None = None,
 ) -> Services:
     clock = clock or SystemClock()
+    metrics = metrics or Metrics()
     ids = ids or RandomIds()
     startup: list[Callable[[], Awaitable[None]]] = []
     shutdown: list[Callable[[], Awaitable[None]]] = []
@@ -158,10 +211,13 @@ def build_services(
 
         startup.append(_migrate)
         shutdown.append(engine.dispose)
+    statistics: Statistics
     if isinstance(storage, SqlStorage):
         inventory: Inventory = SqlInventory(storage.engine)
+        statistics = SqlStatistics(storage.engine)
     elif isinstance(storage, MemoryStorage):
         inventory = MemoryInventory(storage)
+        statistics = MemoryStatistics(storage)
     else:
         raise ConfigurationError("storage must be the SQL or the memory storage")
     landscape: list[LocalLandscape] = []
@@ -179,7 +235,8 @@ def build_services(
         raise ConfigurationError(
             "a control plane other than the memory one needs Gardener and runtime clusters"
         )
-    processor = OperationProcessor(storage, control_plane, clock, ids, settings.broker)
+    observer = Observers([OperationLog(), metrics])
+    processor = OperationProcessor(storage, control_plane, clock, ids, settings.broker, observer=observer)
     operation_engine = OperationEngine(
         storage,
         processor,
@@ -188,8 +245,17 @@ def build_services(
         workers=settings.workers,
         lease_seconds=settings.recovery_delay,
         idle_poll=idle_poll,
+        on_busy=metrics.busy_workers,
     )
-    instances = InstanceUseCases(storage, clock, ids, settings.broker, notify=operation_engine.wake)
+    instances = InstanceUseCases(
+        storage, clock, ids, settings.broker, notify=operation_engine.wake, observer=observer
+    )
+    stop_listening = listen_for_errors(metrics.cluster_error)
+
+    async def stop_counting_errors() -> None:
+        stop_listening()
+
+    shutdown.append(stop_counting_errors)
     bindings = BindingUseCases(
         storage,
         clock,
@@ -210,9 +276,11 @@ def build_services(
         instances=instances,
         bindings=bindings,
         inventory=InventoryUseCases(inventory, storage, control_plane),
-        binding_creation=BindingCreation(settings.binding_timeout),
+        binding_creation=BindingCreation(settings.binding_timeout, metrics),
         processor=processor,
         engine=operation_engine,
+        metrics=metrics,
+        statistics=statistics,
         run_engine=run_engine,
         landscape=landscape,
         startup=startup,

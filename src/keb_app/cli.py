@@ -5,23 +5,34 @@ keb migrate           bring the database schema up to date and exit
 keb cleanup-bindings  remove expired bindings (and their cluster identities), print what was removed
 keb landscape         run only the local landscape (Kubernetes API double + KIM) and print its kubeconfigs
 keb token [--scope S] print a bearer token of the embedded issuer (APP_AUTH_MODE=local)
+keb config check      print the effective configuration (secrets masked), or every error
 keb client ...        drive any broker over HTTP (keb client --help)
+keb --version         print the version
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import importlib.metadata
+import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import uvicorn
+from litestar.types import ASGIApp as ASGIApplication
+from sqlalchemy.engine import make_url
 
-from keb_adapters.auth.local import LocalIssuer
+from keb_adapters.auth.local import KEY_FILE, LocalIssuer
 from keb_adapters.files import private_directory
+from keb_adapters.metrics import enable_multiprocess, multiprocess_directory
 from keb_adapters.sql.database import create_engine, migrate
-from keb_app.app import create_app
+from keb_app.app import create_app, create_status_app
 from keb_app.bootstrap import build_services
 from keb_app.client_cli import add_client_parser, run_client
 from keb_app.landscape.__main__ import main as landscape_main
@@ -34,14 +45,27 @@ log = logging.getLogger("keb")
 
 
 def _settings() -> Settings:
+    """The settings, or exit 2 with one line per bad value (no traceback)."""
     try:
         return Settings.from_env(os.environ)
     except ConfigurationError as error:
-        print(f"keb: configuration error: {error}", file=sys.stderr)
+        for line in str(error).splitlines():
+            print(f"keb: configuration error: {line}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
+def prepare_metrics(settings: Settings, processes: int) -> None:
+    """Before any worker process starts: several share their metrics through files, in
+    ``PROMETHEUS_MULTIPROC_DIR`` when the operator set it, else ``{APP_DATA_DIR}/metrics``; emptied here."""
+    explicit = multiprocess_directory()
+    if explicit is not None:
+        enable_multiprocess(explicit)
+    elif processes > 1:
+        enable_multiprocess(settings.data_dir / "metrics")
+
+
 def serve(settings: Settings) -> None:
+    prepare_metrics(settings, processes=1)
     services = build_services(settings)
     log.info(
         "keb broker on http://%s:%d, database %s, default platform region %s",
@@ -74,8 +98,64 @@ def serve(settings: Settings) -> None:
         )
     else:
         log.info("tokens: JWTs of %s, keys from %s", settings.auth.issuer, settings.auth.jwks_url)
+    if settings.auth.mode == "local":
+        record_issuer(settings.data_dir, settings.auth.issuer)
     app = create_app(services)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    asyncio.run(_serve_ports(settings, app, create_status_app(services)))
+
+
+class _QuietServer(uvicorn.Server):
+    """The status port's server: the main server owns the signal handlers."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _serve_ports(settings: Settings, app: ASGIApplication, status_app: ASGIApplication) -> None:
+    """The broker on its port, and health, readiness and metrics on the status port (unless 0)."""
+    main = uvicorn.Server(
+        uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    )
+    if not settings.status_port:
+        await main.serve()
+        return
+    status = _QuietServer(
+        uvicorn.Config(
+            status_app,
+            host=settings.host,
+            port=settings.status_port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+    )
+    log.info("health, readiness and metrics also on http://%s:%d", settings.host, settings.status_port)
+    status_task = asyncio.create_task(status.serve(), name="keb-status-port")
+    try:
+        await main.serve()
+    finally:
+        status.should_exit = True
+        await status_task
+
+
+ISSUER_FILE = "local-issuer.json"
+# Settings that decide the embedded issuer's URL; when none is set, `keb token` takes the one serve used.
+ISSUER_SETTINGS = ("APP_AUTH_ISSUER", "APP_BROKER_URL", "APP_BROKER_HOST", "APP_BROKER_PORT")
+
+
+def record_issuer(data_dir: Path, issuer: str) -> None:
+    """Remember the issuer ``keb serve`` signs with, so ``keb token`` can sign for the same one."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / ISSUER_FILE).write_text(json.dumps({"issuer": issuer}) + "\n", encoding="utf-8")
+
+
+def recorded_issuer(data_dir: Path) -> str | None:
+    try:
+        value = json.loads((data_dir / ISSUER_FILE).read_text(encoding="utf-8")).get("issuer")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(value) if value else None
 
 
 async def _migrate(settings: Settings) -> None:
@@ -119,29 +199,181 @@ def token(settings: Settings, scopes: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    issuer = LocalIssuer(settings.data_dir, settings.auth.issuer, settings.auth.audience)
+    if not (settings.data_dir / KEY_FILE).exists():
+        print(
+            f"keb token: no broker has used the data directory {settings.data_dir.resolve()} yet (it has no "
+            f"{KEY_FILE}), so a token made here would be refused. Run `keb token` where `keb serve` runs, "
+            "or set APP_DATA_DIR to the broker's data directory.",
+            file=sys.stderr,
+        )
+        return 2
+    issuer_url = settings.auth.issuer
+    if not any(os.environ.get(name) for name in ISSUER_SETTINGS):
+        issuer_url = recorded_issuer(settings.data_dir) or issuer_url
+    issuer = LocalIssuer(settings.data_dir, issuer_url, settings.auth.audience)
     print(issuer.mint(tuple(scopes) if scopes else ALL_SCOPES).reveal())
     return 0
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="keb", description="Kyma Environment Broker")
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the broker")
-    commands.add_parser("migrate", help="apply database migrations and exit")
-    commands.add_parser("cleanup-bindings", help="remove expired bindings and print what was removed")
-    token_parser = commands.add_parser("token", help="print a bearer token of the embedded issuer")
+def _masked_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def describe(settings: Settings) -> list[tuple[str, str]]:
+    """The effective configuration, secrets masked, as (setting, value) lines for `keb config check`."""
+    broker, auth, policy = settings.broker, settings.auth, settings.binding_policy
+    timeouts = broker.timeouts
+    secret_key = (
+        "(set, hidden)"
+        if settings.database_secret_key is not None
+        else f"(generated in {settings.data_dir})"
+        if settings.database_kind == "sqlite"
+        else "(missing)"
+    )
+    return [
+        ("APP_BROKER_HOST", settings.host),
+        ("APP_BROKER_PORT", str(settings.port)),
+        ("APP_BROKER_STATUS_PORT", str(settings.status_port) if settings.status_port else "0 (off)"),
+        ("APP_BROKER_URL", broker.broker_url),
+        ("APP_DATA_DIR", str(settings.data_dir.resolve())),
+        ("database", f"{settings.database_kind} {_masked_url(settings.database_url)}"),
+        ("APP_DATABASE_SECRET_KEY", secret_key),
+        ("APP_AUTH_MODE", auth.mode),
+        ("APP_AUTH_ISSUER", auth.issuer or "-"),
+        ("APP_AUTH_JWKS_URL", auth.jwks_url if auth.mode == "jwt" else "-"),
+        ("APP_AUTH_AUDIENCE", auth.audience or "-"),
+        ("clusters", settings.cluster_mode),
+        ("APP_KCP_KUBECONFIG", str(settings.kcp_kubeconfig or "-")),
+        ("APP_GARDENER_KUBECONFIG", str(settings.gardener_kubeconfig or "-")),
+        ("APP_GARDENER_PROJECT", settings.gardener_project),
+        ("APP_BROKER_DEFAULT_REQUEST_REGION", broker.default_platform_region),
+        ("APP_BROKER_ENABLE_PLANS", ",".join(sorted(broker.catalog.enabled_plans))),
+        ("APP_BROKER_BINDING_ENABLED", str(broker.catalog.bindings_enabled).lower()),
+        ("APP_BROKER_BINDING_BINDABLE_PLANS", ",".join(sorted(broker.catalog.bindable_plans))),
+        ("APP_BROKER_BINDING_EXPIRATION_SECONDS", str(policy.default_seconds)),
+        ("APP_BROKER_BINDING_MIN_EXPIRATION_SECONDS", str(policy.min_seconds)),
+        ("APP_BROKER_BINDING_MAX_EXPIRATION_SECONDS", str(policy.max_seconds)),
+        ("APP_BROKER_BINDING_MAX_BINDINGS_COUNT", str(policy.max_bindings)),
+        ("APP_OPERATION_WORKERS", str(settings.workers)),
+        ("APP_OPERATION_POLL_INTERVAL", f"{broker.pacing.poll_interval:g}s"),
+        ("APP_OPERATION_RECOVERY_DELAY", f"{settings.recovery_delay:g}s"),
+        ("APP_BROKER_OPERATION_TIMEOUT", f"{timeouts.operation:g}s"),
+        ("APP_LOG_LEVEL", settings.log_level.lower()),
+        ("APP_LOG_FORMAT", settings.log_format),
+    ]
+
+
+def config_check() -> int:
+    """Print the effective configuration, or every error; exit 2 on errors."""
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigurationError as error:
+        lines = str(error).splitlines()
+        for line in lines:
+            print(f"keb: configuration error: {line}", file=sys.stderr)
+        print(f"{len(lines)} error(s); nothing was started", file=sys.stderr)
+        return 2
+    width = max(len(name) for name, _ in describe(settings))
+    for name, value in describe(settings):
+        print(f"{name.ljust(width)}  {value}")
+    print("configuration is valid")
+    return 0
+
+
+SERVE_HELP = """\
+Run the broker: the OSB API, the runtime inventory and the operation workers.
+
+Without configuration it runs the embedded default: SQLite and keys in the data directory, the local
+OAuth2 issuer and the local landscape (no real cluster is created).
+
+settings it reads (environment variables; `keb config check` shows the effective values):
+  APP_BROKER_HOST, APP_BROKER_PORT (8080)   where the API listens
+  APP_BROKER_STATUS_PORT (8071, 0 = off)     /healthz, /readyz and /metrics without a token
+  APP_DATA_DIR (nearest .keb)                SQLite, keys, the local landscape
+  APP_DATABASE_URL or APP_DATABASE_HOST/PORT/NAME/USER/PASSWORD/SSLMODE, APP_DATABASE_SECRET_KEY
+  APP_AUTH_MODE (local|jwt|none), APP_AUTH_ISSUER, APP_AUTH_JWKS_URL, APP_AUTH_AUDIENCE
+  APP_KCP_KUBECONFIG, APP_GARDENER_KUBECONFIG, APP_GARDENER_PROJECT   a real control plane
+  APP_BROKER_*, APP_OPERATION_*, APP_STEP_TIMEOUTS_*                   KEB's broker settings
+  APP_LOG_LEVEL (debug|info|warning|error), APP_LOG_FORMAT (text|json)
+"""
+MIGRATE_HELP = """\
+Bring the database schema to the newest migration and exit (serve also does this at start).
+
+settings it reads: APP_DATABASE_URL or APP_DATABASE_HOST/PORT/NAME/USER/PASSWORD/SSLMODE, APP_DATA_DIR
+(the SQLite file of the embedded run), APP_LOG_LEVEL, APP_LOG_FORMAT.
+"""
+CLEANUP_HELP = """\
+Remove expired bindings once, with their ServiceAccounts and roles in the runtime clusters, and print
+what was removed; exit 1 if some could not be removed. (The broker also does this every
+APP_BROKER_BINDING_CLEANUP_INTERVAL.)
+
+settings it reads: the database settings as `keb migrate`, APP_DATABASE_SECRET_KEY, and the cluster
+settings as `keb serve` (APP_KCP_KUBECONFIG, APP_GARDENER_KUBECONFIG, or the local landscape).
+"""
+MINT_HELP = """\
+Print a bearer token of the embedded issuer (APP_AUTH_MODE=local) for curl and the Swagger UI.
+It signs with the key `keb serve` created in the data directory and for the issuer that serve recorded
+there, so run it where serve runs or set APP_DATA_DIR.
+
+settings it reads: APP_AUTH_MODE, APP_DATA_DIR, APP_AUTH_AUDIENCE; APP_AUTH_ISSUER, APP_BROKER_URL,
+APP_BROKER_HOST, APP_BROKER_PORT (only to override the issuer serve recorded).
+"""
+CONFIG_HELP = """\
+Check the configuration from the environment without starting anything: print the effective values
+(secrets masked) and exit 0, or print every error and exit 2.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="keb",
+        description="Kyma Environment Broker: an Open Service Broker for SAP BTP, Kyma runtimes.",
+        epilog="`keb COMMAND --help` says what a command does and which settings it reads.",
+    )
+    parser.add_argument("--version", action="version", version=f"keb {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, summary: str, text: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=summary,
+            description=text,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            **kwargs,
+        )
+
+    command("serve", "run the broker", SERVE_HELP)
+    command("migrate", "apply database migrations and exit", MIGRATE_HELP)
+    command("cleanup-bindings", "remove expired bindings and print what was removed", CLEANUP_HELP)
+    token_parser = command("token", "print a bearer token of the embedded issuer", MINT_HELP)
     token_parser.add_argument(
         "--scope",
         action="append",
         default=[],
         help=f"a scope to ask for, repeatable (default: {' '.join(ALL_SCOPES)})",
     )
+    config_parser = command("config", "check the configuration", CONFIG_HELP)
+    config_parser.add_argument("action", choices=["check"], help="check: print the effective configuration")
     commands.add_parser(
         "landscape", help="run the local landscape on its own; options: keb landscape --help", add_help=False
     )
     add_client_parser(commands)
+    return parser
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("keb")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
     args, rest = parser.parse_known_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        raise SystemExit(2)
     if args.command == "client":
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -150,6 +382,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(landscape_main(rest))
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "config":
+        raise SystemExit(config_check())
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "serve":

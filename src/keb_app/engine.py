@@ -35,7 +35,9 @@ class OperationEngine:
         workers: int = 20,
         lease_seconds: float = 120.0,
         idle_poll: float = 1.0,
+        on_busy: Callable[[int], None] = lambda busy: None,
     ) -> None:
+        """``on_busy`` hears how many workers run an operation whenever that number changes."""
         self._queue = queue
         self._processor = processor
         self._clock = clock
@@ -46,10 +48,16 @@ class OperationEngine:
         self._wakeup = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self._dispatcher: asyncio.Task[None] | None = None
+        self._on_busy = on_busy
 
     @property
     def busy(self) -> int:
         return len(self._running)
+
+    @property
+    def running(self) -> bool:
+        """Whether the dispatcher looks for work (started and not crashed)."""
+        return self._dispatcher is not None and not self._dispatcher.done()
 
     def wake(self) -> None:
         """A new operation exists: look for work now rather than at the next poll."""
@@ -89,11 +97,13 @@ class OperationEngine:
     def _spawn(self, operation_id: str) -> asyncio.Task[None]:
         task = asyncio.create_task(self._run(operation_id), name=f"keb-operation-{operation_id}")
         self._running.add(task)
+        self._on_busy(len(self._running))
         task.add_done_callback(self._finished)
         return task
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
+        self._on_busy(len(self._running))
         self._wakeup.set()  # a worker is free and the operation may be due again soon
 
     async def _run(self, operation_id: str) -> None:

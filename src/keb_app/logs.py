@@ -1,4 +1,11 @@
-"""Logging: plain text for people, JSON lines for log pipelines (``APP_LOG_FORMAT=json``)."""
+"""Logging: plain text for people, JSON lines for log pipelines (``APP_LOG_FORMAT=json``).
+
+Every record gets the request's correlation id (``correlation_id``; ``-`` outside requests) from a
+``logging.Filter`` on the handler; structured fields passed with ``extra=`` (``instance_id``,
+``operation_id``, ``route``, ...) are shown as ``key=value`` in text and as keys in JSON. JSON lines use
+KEB's keys (``time``, ``level``, ``msg``). Formatters only read record attributes, so further filters (a
+redacting one, say) can be added to the handler before them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,8 @@ import logging
 import re
 import sys
 from datetime import UTC, datetime
+
+from keb_adapters.http.observe import correlation_id
 
 # Libraries that log request and response payloads at DEBUG or INFO: the kubernetes client logs whole
 # response bodies (TokenRequest tokens, kubeconfig Secrets), SQLAlchemy and aiosqlite log statement
@@ -32,6 +41,41 @@ PAYLOAD_LOGGERS = (
     "litestar",
     "uvicorn.access",
 )
+# Fields that code passes with ``extra=``; shown in this order.
+FIELDS = ("instance_id", "operation_id", "type", "step", "state", "method", "route", "status", "duration_ms")
+
+
+class CorrelationFilter(logging.Filter):
+    """Puts the current request's correlation id on every record (``-`` when there is none)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "correlation_id"):
+            record.correlation_id = correlation_id.get() or "-"
+        return True
+
+
+def _fields(record: logging.LogRecord) -> dict[str, object]:
+    return {name: getattr(record, name) for name in FIELDS if getattr(record, name, None) not in (None, "")}
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        pairs = [f"{key}={value}" for key, value in _fields(record).items() if key not in _IN_ACCESS_TEXT]
+        request = getattr(record, "correlation_id", "-")
+        if request != "-":
+            pairs.append(f"correlation_id={request}")
+        if not pairs:
+            return line
+        head, newline, rest = line.partition("\n")  # keep a traceback below the fields
+        return f"{head} {' '.join(pairs)}{newline}{rest}"
+
+
+# The access line's text already says method, route, status and duration.
+_IN_ACCESS_TEXT = frozenset({"method", "route", "status", "duration_ms"})
 
 REDACTED = "[redacted]"
 _SECRETS = (
@@ -85,23 +129,25 @@ class RedactingFilter(logging.Filter):
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "msg": record.getMessage(),
         }
+        request = getattr(record, "correlation_id", "-")
+        if request != "-":
+            entry["correlation_id"] = request
+        entry.update(_fields(record))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
+        return json.dumps(entry, default=str)
 
 
 def configure_logging(level: str, fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(CorrelationFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -72,10 +72,12 @@ def parse_int(text: str) -> int:
 
 
 class _Env:
-    """Reads typed values and names the variable in every error."""
+    """Reads typed values; a bad one is noted (naming the variable) and its default used meanwhile, so
+    that one run reports every bad value."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
+        self.errors: list[str] = []
 
     def get(self, key: str, parse: Callable[[str], T], default: T) -> T:
         raw = self._env.get(key)
@@ -84,7 +86,8 @@ class _Env:
         try:
             return parse(raw)
         except ValueError as error:
-            raise ConfigurationError(f"{key}: {error}") from None
+            self.errors.append(f"{key}: {error}")
+            return default
 
     def text(self, key: str, default: str) -> str:
         return self.get(key, str, default)
@@ -127,7 +130,38 @@ def _database_url(env: _Env, data_dir: Path) -> str:
     return f"sqlite+aiosqlite:///{data_dir / 'keb.db'}"
 
 
+def default_data_dir(start: Path | None = None) -> Path:
+    """Without ``APP_DATA_DIR``: the nearest ``.keb`` directory here or above (as git finds ``.git``),
+    else ``./.keb``; so ``keb token`` run in a subdirectory finds the broker's keys."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        if (directory / ".keb").is_dir():
+            return directory / ".keb"
+    return Path(".keb")
+
+
 AUTH_MODES = ("local", "jwt", "none")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value == "warn":
+            value = "warning"
+        if value not in choices:
+            raise ValueError(f"{text!r} is not one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _port(text: str) -> int:
+    port = int(text.strip())
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{port} is not a TCP port (0-65535)")
+    return port
 
 
 @attrs.frozen
@@ -185,6 +219,7 @@ class Settings:
 
     host: str
     port: int
+    status_port: int  # 0: no status port
     data_dir: Path
     database_url: str
     broker: BrokerConfig
@@ -217,8 +252,20 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """The settings, or ConfigurationError with one line per bad value."""
         env = _Env(environ)
-        data_dir = Path(env.text("APP_DATA_DIR", ".keb")).expanduser()
+        settings: Settings | None = None
+        try:
+            settings = cls._read(env)
+        except ConfigurationError as error:
+            env.errors.append(str(error))
+        if env.errors or settings is None:
+            raise ConfigurationError("\n".join(dict.fromkeys(env.errors)))
+        return settings
+
+    @classmethod
+    def _read(cls, env: _Env) -> Settings:
+        data_dir = Path(env.text("APP_DATA_DIR", "") or default_data_dir()).expanduser()
 
         plans_path = env.text("APP_PLANS_CONFIGURATION_FILE_PATH", "")
         providers_path = env.text("APP_PROVIDERS_CONFIGURATION_FILE_PATH", "")
@@ -336,7 +383,7 @@ class Settings:
         local = cluster_mode == "local"
         poll = env.get("APP_OPERATION_POLL_INTERVAL", parse_duration, 1.0 if local else 10.0)
         pacing = Pacing(poll_interval=poll, retry_base=min(1.0, poll), retry_max=max(60.0, poll))
-        port = env.get("APP_BROKER_PORT", parse_int, 8080)
+        port = env.get("APP_BROKER_PORT", _port, 8080)
         host = env.text("APP_BROKER_HOST", "127.0.0.1")
         broker = BrokerConfig(
             policy=policy,
@@ -357,6 +404,7 @@ class Settings:
         return cls(
             host=host,
             port=port,
+            status_port=env.get("APP_BROKER_STATUS_PORT", _port, 8071),
             data_dir=data_dir,
             database_url=_database_url(env, data_dir),
             broker=broker,
@@ -378,6 +426,6 @@ class Settings:
             auth=_auth(env, broker.broker_url),
             workers=env.get("APP_OPERATION_WORKERS", parse_int, 20),
             local_ready_after=env.get("APP_LOCAL_LANDSCAPE_READY_AFTER", parse_duration, 3.0),
-            log_level=env.text("APP_LOG_LEVEL", "info").upper(),
-            log_format=env.text("APP_LOG_FORMAT", "text"),
+            log_level=env.get("APP_LOG_LEVEL", _one_of(LOG_LEVELS), "info").upper(),
+            log_format=env.get("APP_LOG_FORMAT", _one_of(LOG_FORMATS), "text"),
         )

@@ -20,7 +20,7 @@ ALL_SCOPES = (SCOPE_BROKER_WRITE, SCOPE_CLD_READ, SCOPE_RUNTIMES_READ)
 RUNTIME_GROUPS = frozenset({"runtimeAdmin", "runtimeOperator", "runtimeViewer"})
 
 # Open without a token: health, metrics, KEB's kubeconfig passthrough, the API document, the local issuer.
-OPEN_PATHS = frozenset({"/", "/healthz", "/metrics", "/oauth2/token", "/oauth2/certs"})
+OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/metrics", "/oauth2/token", "/oauth2/certs"})
 OPEN_PREFIXES = ("/kubeconfig/", "/schema")
 
 

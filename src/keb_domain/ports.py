@@ -321,3 +321,65 @@ class RuntimeClusters(Protocol):
     async def delete_binding_identity(self, runtime_id: str, name: str) -> None:
         """Delete ClusterRoleBinding, ClusterRole and ServiceAccount, in that order; missing ones are fine."""
         ...
+
+
+# --- observation ---------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class BrokerStatistics:
+    """Counts over the stored state, read when metrics are scraped (KEB's collectors poll the same)."""
+
+    instances: Mapping[tuple[str, str], int]  # (global account id, subaccount id) -> instances
+    in_progress: Mapping[tuple[str, str], int]  # (operation type, plan id) -> unfinished operations
+    due_operations: int  # unfinished operations due now that no worker holds
+    earliest_binding_expiry: datetime | None  # the smallest expires_at of all stored bindings
+
+
+class Statistics(Protocol):
+    async def statistics(self, now: datetime) -> BrokerStatistics:
+        """One consistent-enough snapshot; a few aggregate queries whatever the number of rows."""
+        ...
+
+
+class OperationObserver(Protocol):
+    """Told what operations do, for logs and metrics; must not raise and must not block."""
+
+    def accepted(self, operation: Operation, why: str) -> None:
+        """A request created the operation."""
+        ...
+
+    def resumed(self, operation: Operation) -> None:
+        """A worker picked up an operation that a process before this one had started."""
+        ...
+
+    def stage_finished(self, operation: Operation, stage: str, seconds: float) -> None:
+        """A stage is done; ``seconds`` since the stage began (its waits included)."""
+        ...
+
+    def stage_retried(self, operation: Operation, stage: str, error: str, attempt: int) -> None:
+        """A stage failed in a way that is tried again later."""
+        ...
+
+    def finished(self, operation: Operation) -> None:
+        """The operation succeeded or failed (its ``state`` and ``description`` say which and why)."""
+        ...
+
+
+class NoObserver:
+    """An observer that ignores everything (tests and tools that need no logs or metrics)."""
+
+    def accepted(self, operation: Operation, why: str) -> None:
+        return None
+
+    def resumed(self, operation: Operation) -> None:
+        return None
+
+    def stage_finished(self, operation: Operation, stage: str, seconds: float) -> None:
+        return None
+
+    def stage_retried(self, operation: Operation, stage: str, error: str, attempt: int) -> None:
+        return None
+
+    def finished(self, operation: Operation) -> None:
+        return None

@@ -128,11 +128,23 @@ class JwtVerifier:
             raise UnauthenticatedError(f"tokens signed with {algorithm!r} are not accepted")
         kid = header.get("kid")
         keys = await self._keys.key_set(str(kid) if kid is not None else None)
+        known = [str(key.kid) for key in keys.keys if key.kid is not None]
+        if kid is not None and str(kid) not in known:
+            # Key ids are public (the JWKS lists them); naming them tells a user which issuer is wrong.
+            raise UnauthenticatedError(
+                f"the token's key id {str(kid)[:64]!r} is not one of the issuer's keys "
+                f"({', '.join(known) or 'none'}); the issuer {self._issuer} did not sign it"
+            )
         try:
             decoded = jwt.decode(token, keys, algorithms=[str(algorithm)])
         except JoseError as error:
             raise UnauthenticatedError(f"the token's signature is not valid ({error.error})") from None
         claims = decoded.claims
+        issuer = claims.get("iss")
+        if issuer != self._issuer:
+            raise UnauthenticatedError(
+                f"the token's issuer {str(issuer)[:200]!r} is not the expected issuer {self._issuer!r}"
+            )
         options: dict[str, Any] = {
             "iss": {"essential": True, "value": self._issuer},
             "exp": {"essential": True},

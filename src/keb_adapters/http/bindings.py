@@ -8,6 +8,7 @@ continues in the background: repeating the request then returns the binding (200
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Annotated
 
 import attrs
@@ -26,6 +27,7 @@ from keb_adapters.http.wire import (
     Empty,
     LastOperationResponse,
 )
+from keb_adapters.metrics import Metrics
 from keb_domain.errors import BindingNotFoundError, BindingTimeoutError
 from keb_domain.model.binding import format_expires_at
 from keb_domain.usecases.bindings import BindCommand, BindingUseCases, BindingView
@@ -39,15 +41,26 @@ PATHS = [BINDING, "/{region:str}" + BINDING]
 
 @attrs.define
 class BindingCreation:
-    """Runs binding creations so they outlive a request that timed out."""
+    """Runs binding creations so they outlive a request that timed out; times binds and unbinds."""
 
     timeout: float
+    metrics: Metrics | None = None
     _tasks: set[asyncio.Task[BindingView]] = attrs.field(factory=set)
 
     async def run(self, bindings: BindingUseCases, command: BindCommand) -> BindingView:
         task = asyncio.ensure_future(bindings.bind(command))
         self._tasks.add(task)
         task.add_done_callback(self._done)
+        started = time.perf_counter()
+        metrics = self.metrics
+        if metrics is not None:
+
+            def record(done: asyncio.Task[BindingView]) -> None:
+                if not done.cancelled() and done.exception() is None:
+                    elapsed = (time.perf_counter() - started) * 1000
+                    metrics.bound(command.plan_id, elapsed, done.result().created)
+
+            task.add_done_callback(record)
         try:
             return await asyncio.wait_for(asyncio.shield(task), self.timeout)
         except TimeoutError:
@@ -159,8 +172,12 @@ class BindingController(Controller):
         plan_id: FromQuery[str],
         region: Region = None,
         accepts_incomplete: FromQuery[bool] = False,
+        creation: Creation,
     ) -> Empty:
+        started = time.perf_counter()
         await binding_cases.unbind(instance_id, binding_id)
+        if creation.metrics is not None:
+            creation.metrics.unbound((time.perf_counter() - started) * 1000)
         return Empty()
 
     @get(

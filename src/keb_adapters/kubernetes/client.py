@@ -67,12 +67,39 @@ def translate(error: BaseException, what: str) -> ClusterError:
     return ClusterUnavailableError(f"{what}: {type(error).__name__}: {error}")
 
 
+# The ``kind`` label of the cluster call error metric, per domain error.
+ERROR_KINDS: dict[type[ClusterError], str] = {
+    ClusterNotFoundError: "not_found",
+    ClusterAlreadyExistsError: "already_exists",
+    ClusterConflictError: "conflict",
+    ClusterInvalidError: "invalid",
+    ClusterForbiddenError: "forbidden",
+    ClusterUnavailableError: "unavailable",
+    ClusterError: "other",
+}
+_error_listeners: list[Callable[[str], None]] = []
+
+
+def listen_for_errors(listener: Callable[[str], None]) -> Callable[[], None]:
+    """Have ``listener`` told the kind of every failed call (for metrics); returns how to stop that."""
+    _error_listeners.append(listener)
+
+    def stop() -> None:
+        if listener in _error_listeners:
+            _error_listeners.remove(listener)
+
+    return stop
+
+
 async def call(what: str, request: Awaitable[T]) -> T:
     """Await a client call, translating its failures."""
     try:
         return await request
     except (ApiException, aiohttp.ClientError, OSError, TimeoutError) as error:
-        raise translate(error, what) from None
+        translated = translate(error, what)
+        for listener in list(_error_listeners):
+            listener(ERROR_KINDS.get(type(translated), "other"))
+        raise translated from None
 
 
 def parse_time(value: Any) -> datetime:

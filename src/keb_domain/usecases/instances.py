@@ -39,7 +39,15 @@ from keb_domain.model.parameters import (
 from keb_domain.model.plans import PLANS_BY_ID, Plan, PlanKind, Provider
 from keb_domain.model.regions import EU_FORCED_REGION, is_eu_access
 from keb_domain.model.schemas import plan_schemas
-from keb_domain.ports import Clock, IdGenerator, OperationEvent, UnitOfWork, UnitOfWorkFactory
+from keb_domain.ports import (
+    Clock,
+    IdGenerator,
+    NoObserver,
+    OperationEvent,
+    OperationObserver,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from keb_domain.usecases.config import BrokerConfig
 
 DEPROVISIONED_DESCRIPTION = "Operation succeeded. The instance was deprovisioned."
@@ -169,14 +177,23 @@ class InstanceUseCases:
         clock: Clock,
         ids: IdGenerator,
         config: BrokerConfig,
+        *,
         notify: Callable[[], None] = lambda: None,
+        observer: OperationObserver | None = None,
     ) -> None:
-        """``notify`` is called after an operation was created, so that workers pick it up at once."""
+        """``notify`` is called after an operation was created, so that workers pick it up at once;
+        ``observer`` hears of each accepted operation (logs, metrics)."""
         self._uow = uow
         self._clock = clock
         self._ids = ids
         self._config = config
         self._notify = notify
+        self._observer: OperationObserver = observer or NoObserver()
+
+    def _accepted(self, operation: Operation, why: str) -> None:
+        """After the commit: tell the observer, wake the workers."""
+        self._observer.accepted(operation, why)
+        self._notify()
 
     # --- labels -----------------------------------------------------------------------------------
 
@@ -376,7 +393,7 @@ class InstanceUseCases:
             )
             await uow.instances.add(instance)
             await uow.commit()
-            self._notify()
+            self._accepted(operation, "Provisioning requested")
         # dashboard_url is deliberately blank on a fresh provision (KEB): the runtime does not exist yet.
         return ProvisionResult(operation.id, False, False, "", self.labels(instance, now))
 
@@ -532,7 +549,7 @@ class InstanceUseCases:
                 parameters=parameters,
             )
             await uow.commit()
-            self._notify()
+            self._accepted(operation, "Update requested")
         return UpdateResult(operation.id, instance.dashboard_url, self.labels(updated, now))
 
     async def _flip_activity(
@@ -559,17 +576,18 @@ class InstanceUseCases:
                 )
         updated = instance.with_context(context, now)
         await uow.instances.update(updated)
-        await self._add_operation(
+        why = "Unsuspension requested" if active else "Suspension requested"
+        operation = await self._add_operation(
             uow,
             instance_id=instance.instance_id,
             plan_id=instance.plan_id,
             kind=OperationType.PROVISION if active else OperationType.DEPROVISION,
             now=now,
-            why="Unsuspension requested" if active else "Suspension requested",
+            why=why,
             temporary=True,
         )
         await uow.commit()
-        self._notify()
+        self._accepted(operation, why)
         return UpdateResult(None, "", self.labels(updated, now))
 
     # --- deprovision ------------------------------------------------------------------------------
@@ -594,7 +612,7 @@ class InstanceUseCases:
                 user_agent=cmd.user_agent,
             )
             await uow.commit()
-            self._notify()
+            self._accepted(operation, "Deprovisioning requested")
         return operation.id
 
     # --- last operation ---------------------------------------------------------------------------
@@ -647,5 +665,8 @@ class InstanceUseCases:
                 )
             await uow.instances.update(expired)
             await uow.commit()
-            self._notify()
+            if running:
+                self._notify()
+            else:
+                self._accepted(operation, "Expiration requested")
         return operation.id

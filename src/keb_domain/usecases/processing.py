@@ -40,7 +40,16 @@ from keb_domain.model.resources import (
     is_external_account,
     resource_name,
 )
-from keb_domain.ports import Clock, ControlPlane, IdGenerator, OperationEvent, UnitOfWork, UnitOfWorkFactory
+from keb_domain.ports import (
+    Clock,
+    ControlPlane,
+    IdGenerator,
+    NoObserver,
+    OperationEvent,
+    OperationObserver,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from keb_domain.usecases.config import BrokerConfig
 
 SLOW_PROVISIONING = (
@@ -135,12 +144,17 @@ class OperationProcessor:
         clock: Clock,
         ids: IdGenerator,
         config: BrokerConfig,
+        *,
+        observer: OperationObserver | None = None,
     ) -> None:
         self._uow = uow
         self._kcp = control_plane
         self._clock = clock
         self._ids = ids
         self._config = config
+        self._observer: OperationObserver = observer or NoObserver()
+        self._started_at = clock.now()
+        self._seen: set[str] = set()  # operations this process has worked on, to tell resumed ones
 
     # --- the loop ---------------------------------------------------------------------------------
 
@@ -154,7 +168,9 @@ class OperationProcessor:
             async with self._uow() as uow:
                 operation = await uow.operations.get(operation_id)
                 if operation is None or operation.state.is_final:
+                    self._seen.discard(operation_id)
                     return None
+                self._note_resumed(operation)
                 instance = await uow.instances.get(operation.instance_id)
                 if instance is None:
                     await self._write(uow, operation.fail(now, "The instance no longer exists"), "error")
@@ -196,15 +212,17 @@ class OperationProcessor:
             return applied if isinstance(applied, datetime) else None
         raise RuntimeError(f"operation {operation_id} did not settle")  # pragma: no cover - a bug guard
 
+    def _note_resumed(self, operation: Operation) -> None:
+        """An operation in progress since before this process started was resumed (a restart, a takeover)."""
+        if operation.id in self._seen:
+            return
+        self._seen.add(operation.id)
+        if operation.state is OperationState.IN_PROGRESS and operation.updated_at < self._started_at:
+            self._observer.resumed(operation)
+
     async def _write(self, uow: UnitOfWork, operation: Operation, level: str) -> None:
         try:
-            await uow.operations.update(operation)
-            await uow.events.add(
-                OperationEvent(
-                    operation.instance_id, operation.id, level, operation.description, operation.updated_at
-                )
-            )
-            await uow.commit()
+            await self._write_strict(uow, operation, level)
         except StorageConflictError:
             return
 
@@ -239,13 +257,11 @@ class OperationProcessor:
             except StorageConflictError:
                 return now
             return until
+        cancelled = [other.fail(now, CANCELLED) for other in others] if cancels_others else []
         try:
-            if cancels_others:
-                for other in others:
-                    await uow.operations.update(other.fail(now, CANCELLED))
-                    await uow.events.add(
-                        OperationEvent(instance.instance_id, other.id, "info", CANCELLED, now)
-                    )
+            for other in cancelled:
+                await uow.operations.update(other)
+                await uow.events.add(OperationEvent(instance.instance_id, other.id, "info", CANCELLED, now))
             started = operation.start(now)
             if operation.type is OperationType.PROVISION:  # an unsuspension gets a new runtime
                 started = attrs.evolve(started, runtime_id="")
@@ -259,6 +275,8 @@ class OperationProcessor:
             await uow.commit()
         except StorageConflictError:
             return now
+        for other in cancelled:
+            self._observer.finished(other)
         return None
 
     def _next_stage(self, operation: Operation) -> Stage | None:
@@ -287,6 +305,9 @@ class OperationProcessor:
             )
         )
         await uow.commit()
+        if operation.state.is_final:
+            self._seen.discard(operation.id)
+            self._observer.finished(operation)
 
     async def _apply(self, read: Operation, stage: str, outcome: Outcome) -> datetime | object | None:
         """Write the outcome if nobody changed the operation since it was read."""
@@ -309,6 +330,11 @@ class OperationProcessor:
                     if not outcome.removes_instance:
                         await uow.operations.update(advanced)
                     await uow.commit()
+                    started = read.stage_started_at or now
+                    self._observer.stage_finished(advanced, stage, (now - started).total_seconds())
+                    if outcome.removes_instance:  # the last stage of a deprovisioning: it succeeded
+                        self._seen.discard(read.id)
+                        self._observer.finished(advanced.succeed(now))
                     return None
                 if isinstance(outcome, Wait):
                     until = now + timedelta(seconds=outcome.seconds)
@@ -321,6 +347,8 @@ class OperationProcessor:
                             OperationEvent(read.instance_id, read.id, "error", outcome.error, now)
                         )
                     await uow.commit()
+                    if outcome.failed_attempt:
+                        self._observer.stage_retried(read, stage, outcome.error or "", waiting.attempts)
                     return until
                 await self._write_strict(uow, read.fail(now, outcome.description), "error")
                 return None
