@@ -48,6 +48,7 @@ from keb_domain.ports import (
     Inventory,
     OperationQueue,
     RuntimeClusters,
+    StorageReads,
     UnitOfWork,
 )
 from keb_domain.secrets import Secret
@@ -59,8 +60,8 @@ from keb_domain.usecases.processing import OperationProcessor
 log = logging.getLogger("keb")
 
 
-class Storage(OperationQueue, Protocol):
-    """What the broker needs from storage: units of work and the operation queue."""
+class Storage(OperationQueue, StorageReads, Protocol):
+    """What the broker needs from storage: units of work, single-query reads and the operation queue."""
 
     def __call__(self) -> UnitOfWork: ...
 
@@ -188,7 +189,9 @@ def build_services(
         lease_seconds=settings.recovery_delay,
         idle_poll=idle_poll,
     )
-    instances = InstanceUseCases(storage, clock, ids, settings.broker, notify=operation_engine.wake)
+    instances = InstanceUseCases(
+        storage, clock, ids, settings.broker, notify=operation_engine.wake, reads=storage
+    )
     bindings = BindingUseCases(
         storage,
         clock,
@@ -196,6 +199,7 @@ def build_services(
         cipher=cipher or AesGcmCipher(_secret_key(settings)),
         catalog=settings.broker.catalog,
         policy=settings.binding_policy,
+        reads=storage,
     )
     local_issuer, verifier = _auth(settings, verifier)
     return Services(

@@ -15,7 +15,7 @@ from typing import Any, Generic, Self
 import attrs
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keb_adapters.sql import tables as t
 from keb_adapters.sql.mapping import from_row, to_row
@@ -23,10 +23,56 @@ from keb_adapters.versions import V, at_version
 from keb_domain.errors import StorageConflictError
 from keb_domain.model.binding import Binding
 from keb_domain.model.instance import ArchivedInstance, Instance
-from keb_domain.model.operation import Operation, OperationState
-from keb_domain.ports import OperationEvent
+from keb_domain.model.operation import Operation, OperationState, OperationType
+from keb_domain.ports import BindingRead, InstanceRead, OperationEvent, PolledOperation
 
 UNFINISHED = (OperationState.PENDING.value, OperationState.IN_PROGRESS.value)
+
+
+# --- connections -------------------------------------------------------------------------------------
+
+
+def _dropped(error: sa.exc.DBAPIError) -> bool:
+    """Whether the database connection was found dead (the pool then discards it and all older ones)."""
+    return error.connection_invalidated
+
+
+class _Session:
+    """The connection of one unit of work, which survives a connection the server dropped while pooled.
+
+    There is no ping before each checkout (a round trip on every request); instead, when the *first*
+    statement of the unit of work finds its pooled connection dead, nothing has happened yet in this
+    transaction, so it is repeated once on a fresh connection. A failure later in the unit of work is
+    left to the caller, as any other database error.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._fresh = True
+
+    async def open(self) -> None:
+        self.connection = await self._engine.connect()
+        await self.connection.begin()
+
+    async def execute(self, statement: sa.Executable) -> sa.CursorResult[Any]:
+        if not self._fresh:
+            return await self.connection.execute(statement)
+        self._fresh = False
+        try:
+            return await self.connection.execute(statement)
+        except sa.exc.DBAPIError as error:
+            if not _dropped(error):
+                raise
+        await self.close()
+        await self.open()
+        return await self.connection.execute(statement)
+
+    async def close(self) -> None:
+        try:
+            if self.connection.in_transaction():
+                await self.connection.rollback()
+        finally:
+            await self.connection.close()
 
 
 # --- repositories ------------------------------------------------------------------------------------
@@ -35,7 +81,7 @@ UNFINISHED = (OperationState.PENDING.value, OperationState.IN_PROGRESS.value)
 class _Rows(Generic[V]):
     """Reads and version-checked writes of one table, shared by the repositories."""
 
-    def __init__(self, connection: AsyncConnection, table: sa.Table, cls: type[V]) -> None:
+    def __init__(self, connection: _Session, table: sa.Table, cls: type[V]) -> None:
         self._c = connection
         self._table = table
         self._cls = cls
@@ -68,7 +114,7 @@ class _Rows(Generic[V]):
 
 
 class _Instances:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: _Session) -> None:
         self._c = connection
         self._rows = _Rows(connection, t.instances, Instance)
 
@@ -91,7 +137,7 @@ class _Instances:
 
 
 class _Operations:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: _Session) -> None:
         self._c = connection
         self._rows = _Rows(connection, t.operations, Operation)
 
@@ -118,7 +164,7 @@ class _Operations:
 
 
 class _Archive:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: _Session) -> None:
         self._c = connection
 
     async def get(self, instance_id: str) -> ArchivedInstance | None:
@@ -134,7 +180,7 @@ class _Archive:
 
 
 class _Events:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: _Session) -> None:
         self._c = connection
 
     async def add(self, event: OperationEvent) -> None:
@@ -158,7 +204,7 @@ class _Events:
 
 
 class _Bindings:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: _Session) -> None:
         self._c = connection
         self._rows = _Rows(connection, t.bindings, Binding)
 
@@ -216,8 +262,8 @@ class SqlUnitOfWork:
         self._engine = engine
 
     async def __aenter__(self) -> Self:
-        self._connection = await self._engine.connect()
-        await self._connection.begin()
+        self._connection = _Session(self._engine)
+        await self._connection.open()
         self.instances = _Instances(self._connection)
         self.operations = _Operations(self._connection)
         self.archive = _Archive(self._connection)
@@ -228,29 +274,127 @@ class SqlUnitOfWork:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        try:
-            if self._connection.in_transaction():
-                await self._connection.rollback()
-        finally:
-            await self._connection.close()
+        await self._connection.close()
 
     async def commit(self) -> None:
+        connection = self._connection.connection
         try:
-            await self._connection.commit()
+            await connection.commit()
         except IntegrityError:
             raise StorageConflictError("a concurrent writer created the same row") from None
-        await self._connection.begin()
+        await connection.begin()
 
 
 class SqlStorage:
-    """The unit-of-work factory and the operation queue over one engine."""
+    """The unit-of-work factory, the single-query reads and the operation queue over one engine."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._skip_locked = engine.dialect.name == "postgresql"
+        # A read is one statement: on PostgreSQL it needs no BEGIN and ROLLBACK around it (two round
+        # trips). SQLite's driver opens a transaction only before writes anyway.
+        self._reads = engine.execution_options(isolation_level="AUTOCOMMIT") if self._skip_locked else engine
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine)
+
+    # --- StorageReads --------------------------------------------------------------------------------
+
+    async def _first(self, query: sa.Select[Any]) -> sa.Row[Any] | None:
+        """The first row of one read; a pooled connection the server dropped is replaced once."""
+        for attempt in (1, 2):
+            try:
+                async with self._reads.connect() as connection:
+                    row: sa.Row[Any] | None = (await connection.execute(query)).first()
+                    return row
+            except sa.exc.DBAPIError as error:
+                if attempt == 2 or not _dropped(error):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def polled_operation(self, instance_id: str, operation_id: str | None) -> PolledOperation | None:
+        ops, archive = t.operations, t.instances_archived
+        # polled_operation(): the asked-for operation, else the newest started one, else the newest.
+        order: list[sa.ColumnElement[Any]] = []
+        if operation_id:
+            order.append(sa.case((ops.c.id == operation_id, 0), else_=1))
+        order += [
+            sa.case((ops.c.state == OperationState.PENDING.value, 1), else_=0),
+            ops.c.created_at.desc(),
+            ops.c.id.desc(),
+        ]
+        chosen = (
+            sa.select(ops.c.state, ops.c.description, sa.literal(0).label("rank"))
+            .where(ops.c.instance_id == instance_id)
+            .order_by(*order)
+            .limit(1)
+            .subquery()
+        )
+        archived = sa.select(
+            sa.cast(sa.null(), ops.c.state.type), sa.cast(sa.null(), ops.c.description.type), sa.literal(1)
+        ).where(archive.c.instance_id == instance_id)
+        union = sa.union_all(sa.select(chosen), archived).subquery()
+        row = await self._first(sa.select(union).order_by(union.c.rank).limit(1))
+        if row is None:
+            return None
+        if row.rank == 1:
+            return PolledOperation(None, archived=True)
+        return PolledOperation(OperationState(row.state), row.description)
+
+    async def instance_with_provisioning(self, instance_id: str) -> InstanceRead | None:
+        ops, instances = t.operations, t.instances
+        provisioning = (
+            sa.select(ops.c.state)
+            .where(
+                ops.c.instance_id == instances.c.instance_id,
+                ops.c.type == OperationType.PROVISION.value,
+                ops.c.temporary.is_(False),
+            )
+            .order_by(ops.c.created_at, ops.c.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        query = sa.select(instances, provisioning.label("_provisioning")).where(
+            instances.c.instance_id == instance_id
+        )
+        row = await self._first(query)
+        if row is None:
+            return None
+        values = dict(row._mapping)
+        state = values.pop("_provisioning")
+        return InstanceRead(from_row(values, Instance), OperationState(state) if state else None)
+
+    async def binding_with_last_started(self, instance_id: str, binding_id: str) -> BindingRead | None:
+        ops, instances, bindings = t.operations, t.instances, t.bindings
+        last_started = (
+            sa.select(ops.c.type)
+            .where(ops.c.instance_id == instances.c.instance_id, ops.c.state != OperationState.PENDING.value)
+            .order_by(ops.c.created_at.desc(), ops.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        joined = instances.outerjoin(
+            bindings, sa.and_(bindings.c.instance_id == instances.c.instance_id, bindings.c.id == binding_id)
+        )
+        query = (
+            sa.select(last_started.label("_last_started"), *bindings.c)
+            .select_from(joined)
+            .where(instances.c.instance_id == instance_id)
+        )
+        row = await self._first(query)
+        if row is None:
+            return None
+        values = dict(row._mapping)
+        last = values.pop("_last_started")
+        binding = from_row(values, Binding) if values["id"] is not None else None
+        return BindingRead(binding, OperationType(last) if last else None)
+
+    async def binding(self, instance_id: str, binding_id: str) -> Binding | None:
+        b = t.bindings
+        row = await self._first(sa.select(b).where(b.c.instance_id == instance_id, b.c.id == binding_id))
+        return from_row(row._mapping, Binding) if row else None
+
+    # --- OperationQueue --------------------------------------------------------------------------------
 
     async def claim_due(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[str]:
         ops = t.operations

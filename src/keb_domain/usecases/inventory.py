@@ -7,10 +7,9 @@ from collections.abc import AsyncIterator, Sequence
 from keb_domain.errors import ClusterError, ClusterNotFoundError, InstanceNotFoundError, InvalidRequestError
 from keb_domain.model.binding import build_oidc_kubeconfig, endpoint_from_admin_kubeconfig
 from keb_domain.model.inventory import MAX_PAGE_SIZE, InfoRuntime, RuntimeFilter, RuntimesPage
-from keb_domain.model.operation import OperationState
+from keb_domain.model.operation import OperationState, first_provisioning
 from keb_domain.model.resources import resource_name
 from keb_domain.ports import ControlPlane, Inventory, OperationEvent, UnitOfWorkFactory
-from keb_domain.usecases.instances import first_provisioning
 
 
 class InventoryUseCases:
