@@ -16,6 +16,7 @@ from litestar.response import Redirect
 
 from keb_adapters.http.auth import BearerAuthMiddleware, LocalIssuerController
 from keb_adapters.http.bindings import BindingController
+from keb_adapters.http.cached import Encoded, EncodedCatalogs
 from keb_adapters.http.errors import EXCEPTION_HANDLERS
 from keb_adapters.http.inventory import InventoryController, KubeconfigController
 from keb_adapters.http.osb import (
@@ -79,6 +80,7 @@ def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
     dependencies: dict[str, Any] = {
         "instances": _provide(services.instances),
         "config": _provide(services.settings.broker),
+        "catalogs": _provide(EncodedCatalogs(services.settings.broker)),
         "binding_cases": _provide(services.bindings),
         "creation": _provide(services.binding_creation),
         "inventory": _provide(services.inventory),
@@ -88,6 +90,7 @@ def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
     if services.local_issuer is not None:
         handlers.append(LocalIssuerController)
         dependencies["issuer"] = _provide(services.local_issuer)
+        dependencies["jwks"] = _provide(Encoded.of(services.local_issuer.jwks()))
     return Litestar(
         route_handlers=handlers,
         dependencies=dependencies,
