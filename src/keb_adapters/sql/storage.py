@@ -285,6 +285,86 @@ class SqlUnitOfWork:
         await connection.begin()
 
 
+# --- the single-query reads, built once (building a statement costs more than running it) -----------
+
+_INSTANCE_ID = sa.bindparam("instance_id", type_=sa.String)
+_OPERATION_ID = sa.bindparam("operation_id", type_=sa.String)
+_BINDING_ID = sa.bindparam("binding_id", type_=sa.String)
+
+
+def _polled(asked: bool) -> sa.Select[Any]:
+    """polled_operation(): the asked-for operation, else the newest started one, else the newest; without
+    operations, a row of rank 1 when the instance is archived."""
+    ops, archive = t.operations, t.instances_archived
+    order: list[sa.ColumnElement[Any]] = [sa.case((ops.c.id == _OPERATION_ID, 0), else_=1)] if asked else []
+    order += [
+        sa.case((ops.c.state == OperationState.PENDING.value, 1), else_=0),
+        ops.c.created_at.desc(),
+        ops.c.id.desc(),
+    ]
+    chosen = (
+        sa.select(ops.c.state, ops.c.description, sa.literal(0).label("rank"))
+        .where(ops.c.instance_id == _INSTANCE_ID)
+        .order_by(*order)
+        .limit(1)
+        .subquery()
+    )
+    archived = sa.select(
+        sa.cast(sa.null(), ops.c.state.type), sa.cast(sa.null(), ops.c.description.type), sa.literal(1)
+    ).where(archive.c.instance_id == _INSTANCE_ID)
+    union = sa.union_all(sa.select(chosen), archived).subquery()
+    return sa.select(union).order_by(union.c.rank).limit(1)
+
+
+def _instance_with_provisioning() -> sa.Select[Any]:
+    """The instance and the state of first_provisioning()."""
+    ops, instances = t.operations, t.instances
+    provisioning = (
+        sa.select(ops.c.state)
+        .where(
+            ops.c.instance_id == instances.c.instance_id,
+            ops.c.type == OperationType.PROVISION.value,
+            ops.c.temporary.is_(False),
+        )
+        .order_by(ops.c.created_at, ops.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return sa.select(instances, provisioning.label("_provisioning")).where(
+        instances.c.instance_id == _INSTANCE_ID
+    )
+
+
+def _binding_with_last_started() -> sa.Select[Any]:
+    """The instance's binding (NULLs when absent) and the type of last_started(); no row without the
+    instance."""
+    ops, instances, bindings = t.operations, t.instances, t.bindings
+    last_started = (
+        sa.select(ops.c.type)
+        .where(ops.c.instance_id == instances.c.instance_id, ops.c.state != OperationState.PENDING.value)
+        .order_by(ops.c.created_at.desc(), ops.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    joined = instances.outerjoin(
+        bindings, sa.and_(bindings.c.instance_id == instances.c.instance_id, bindings.c.id == _BINDING_ID)
+    )
+    return (
+        sa.select(last_started.label("_last_started"), *bindings.c)
+        .select_from(joined)
+        .where(instances.c.instance_id == _INSTANCE_ID)
+    )
+
+
+_POLLED_LATEST = _polled(asked=False)
+_POLLED_ASKED = _polled(asked=True)
+_INSTANCE_WITH_PROVISIONING = _instance_with_provisioning()
+_BINDING_WITH_LAST_STARTED = _binding_with_last_started()
+_BINDING = sa.select(t.bindings).where(
+    t.bindings.c.instance_id == _INSTANCE_ID, t.bindings.c.id == _BINDING_ID
+)
+
+
 class SqlStorage:
     """The unit-of-work factory, the single-query reads and the operation queue over one engine."""
 
@@ -300,12 +380,12 @@ class SqlStorage:
 
     # --- StorageReads --------------------------------------------------------------------------------
 
-    async def _first(self, query: sa.Select[Any]) -> sa.Row[Any] | None:
+    async def _first(self, query: sa.Select[Any], **params: str) -> sa.Row[Any] | None:
         """The first row of one read; a pooled connection the server dropped is replaced once."""
         for attempt in (1, 2):
             try:
                 async with self._reads.connect() as connection:
-                    row: sa.Row[Any] | None = (await connection.execute(query)).first()
+                    row: sa.Row[Any] | None = (await connection.execute(query, params)).first()
                     return row
             except sa.exc.DBAPIError as error:
                 if attempt == 2 or not _dropped(error):
@@ -313,28 +393,10 @@ class SqlStorage:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def polled_operation(self, instance_id: str, operation_id: str | None) -> PolledOperation | None:
-        ops, archive = t.operations, t.instances_archived
-        # polled_operation(): the asked-for operation, else the newest started one, else the newest.
-        order: list[sa.ColumnElement[Any]] = []
         if operation_id:
-            order.append(sa.case((ops.c.id == operation_id, 0), else_=1))
-        order += [
-            sa.case((ops.c.state == OperationState.PENDING.value, 1), else_=0),
-            ops.c.created_at.desc(),
-            ops.c.id.desc(),
-        ]
-        chosen = (
-            sa.select(ops.c.state, ops.c.description, sa.literal(0).label("rank"))
-            .where(ops.c.instance_id == instance_id)
-            .order_by(*order)
-            .limit(1)
-            .subquery()
-        )
-        archived = sa.select(
-            sa.cast(sa.null(), ops.c.state.type), sa.cast(sa.null(), ops.c.description.type), sa.literal(1)
-        ).where(archive.c.instance_id == instance_id)
-        union = sa.union_all(sa.select(chosen), archived).subquery()
-        row = await self._first(sa.select(union).order_by(union.c.rank).limit(1))
+            row = await self._first(_POLLED_ASKED, instance_id=instance_id, operation_id=operation_id)
+        else:
+            row = await self._first(_POLLED_LATEST, instance_id=instance_id)
         if row is None:
             return None
         if row.rank == 1:
@@ -342,22 +404,7 @@ class SqlStorage:
         return PolledOperation(OperationState(row.state), row.description)
 
     async def instance_with_provisioning(self, instance_id: str) -> InstanceRead | None:
-        ops, instances = t.operations, t.instances
-        provisioning = (
-            sa.select(ops.c.state)
-            .where(
-                ops.c.instance_id == instances.c.instance_id,
-                ops.c.type == OperationType.PROVISION.value,
-                ops.c.temporary.is_(False),
-            )
-            .order_by(ops.c.created_at, ops.c.id)
-            .limit(1)
-            .scalar_subquery()
-        )
-        query = sa.select(instances, provisioning.label("_provisioning")).where(
-            instances.c.instance_id == instance_id
-        )
-        row = await self._first(query)
+        row = await self._first(_INSTANCE_WITH_PROVISIONING, instance_id=instance_id)
         if row is None:
             return None
         values = dict(row._mapping)
@@ -365,23 +412,7 @@ class SqlStorage:
         return InstanceRead(from_row(values, Instance), OperationState(state) if state else None)
 
     async def binding_with_last_started(self, instance_id: str, binding_id: str) -> BindingRead | None:
-        ops, instances, bindings = t.operations, t.instances, t.bindings
-        last_started = (
-            sa.select(ops.c.type)
-            .where(ops.c.instance_id == instances.c.instance_id, ops.c.state != OperationState.PENDING.value)
-            .order_by(ops.c.created_at.desc(), ops.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        joined = instances.outerjoin(
-            bindings, sa.and_(bindings.c.instance_id == instances.c.instance_id, bindings.c.id == binding_id)
-        )
-        query = (
-            sa.select(last_started.label("_last_started"), *bindings.c)
-            .select_from(joined)
-            .where(instances.c.instance_id == instance_id)
-        )
-        row = await self._first(query)
+        row = await self._first(_BINDING_WITH_LAST_STARTED, instance_id=instance_id, binding_id=binding_id)
         if row is None:
             return None
         values = dict(row._mapping)
@@ -390,8 +421,7 @@ class SqlStorage:
         return BindingRead(binding, OperationType(last) if last else None)
 
     async def binding(self, instance_id: str, binding_id: str) -> Binding | None:
-        b = t.bindings
-        row = await self._first(sa.select(b).where(b.c.instance_id == instance_id, b.c.id == binding_id))
+        row = await self._first(_BINDING, instance_id=instance_id, binding_id=binding_id)
         return from_row(row._mapping, Binding) if row else None
 
     # --- OperationQueue --------------------------------------------------------------------------------
