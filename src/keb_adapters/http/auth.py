@@ -115,6 +115,10 @@ class LocalIssuerController(Controller):
         "`{APP_DATA_DIR}/local-client.json`; `grant_type=client_credentials`, optional `scope` among "
         "broker:write, cld:read, runtimes:read (default: all).",
         status_code=200,
+        responses={
+            400: ResponseSpec(data_container=dict[str, str], description="Unsupported grant type or scope"),
+            401: ResponseSpec(data_container=dict[str, str], description="Unknown client or wrong secret"),
+        },
     )
     async def token(
         self, *, request: Request[Any, Any, Any], issuer: Issuer, data: TokenForm
