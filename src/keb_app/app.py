@@ -20,6 +20,7 @@ from litestar.static_files import create_static_files_router
 from keb_adapters.http.auth import BearerAuthMiddleware, LocalIssuerController
 from keb_adapters.http.bindings import BindingController
 from keb_adapters.http.boundary import BoundaryRequest, InputBoundaryMiddleware
+from keb_adapters.http.cached import Encoded, EncodedCatalogs
 from keb_adapters.http.docs import (
     SWAGGER_ASSETS_PATH,
     api_version_parameter,
@@ -143,6 +144,7 @@ def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
     dependencies: dict[str, Any] = {
         "instances": _provide(services.instances),
         "config": _provide(services.settings.broker),
+        "catalogs": _provide(EncodedCatalogs(services.settings.broker)),
         "binding_cases": _provide(services.bindings),
         "creation": _provide(services.binding_creation),
         "inventory": _provide(services.inventory),
@@ -170,6 +172,7 @@ def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
     if services.local_issuer is not None:
         handlers.append(LocalIssuerController)
         dependencies["issuer"] = _provide(services.local_issuer)
+        dependencies["jwks"] = _provide(Encoded.of(services.local_issuer.jwks()))
     app = Litestar(
         route_handlers=handlers,
         dependencies=dependencies,

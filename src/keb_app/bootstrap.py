@@ -54,6 +54,7 @@ from keb_domain.ports import (
     OperationQueue,
     RuntimeClusters,
     Statistics,
+    StorageReads,
     UnitOfWork,
 )
 from keb_domain.secrets import Secret
@@ -74,8 +75,8 @@ class Check:
     problem: str | None
 
 
-class Storage(OperationQueue, Protocol):
-    """What the broker needs from storage: units of work and the operation queue."""
+class Storage(OperationQueue, StorageReads, Protocol):
+    """What the broker needs from storage: units of work, single-query reads and the operation queue."""
 
     def __call__(self) -> UnitOfWork: ...
 
@@ -248,7 +249,13 @@ def build_services(
         on_busy=metrics.busy_workers,
     )
     instances = InstanceUseCases(
-        storage, clock, ids, settings.broker, notify=operation_engine.wake, observer=observer
+        storage,
+        clock,
+        ids,
+        settings.broker,
+        notify=operation_engine.wake,
+        observer=observer,
+        reads=storage,
     )
     stop_listening = listen_for_errors(metrics.cluster_error)
 
@@ -263,6 +270,7 @@ def build_services(
         cipher=cipher or AesGcmCipher(_secret_key(settings)),
         catalog=settings.broker.catalog,
         policy=settings.binding_policy,
+        reads=storage,
     )
     local_issuer, verifier = _auth(settings, verifier)
     return Services(

@@ -17,7 +17,7 @@ import attrs
 from keb_domain.model.binding import Binding
 from keb_domain.model.instance import ArchivedInstance, Instance
 from keb_domain.model.inventory import InfoRuntime, RuntimeFilter, RuntimesPage
-from keb_domain.model.operation import Operation
+from keb_domain.model.operation import Operation, OperationState, OperationType
 from keb_domain.secrets import Secret
 
 
@@ -135,6 +135,59 @@ class BindingRepository(Protocol):
     ) -> list[Binding]:
         """Bindings whose ``expires_at`` has passed, ordered by (expires_at, instance id, binding id),
         starting after that key when ``after`` is given (keyset paging)."""
+        ...
+
+
+@attrs.frozen
+class PolledOperation:
+    """What ``last_operation`` answers from: the chosen operation's state and description, or, when the
+    instance has no operations (any more), whether its archive row says it was deprovisioned."""
+
+    state: OperationState | None
+    description: str = ""
+    archived: bool = False
+
+
+@attrs.frozen
+class InstanceRead:
+    """An instance and the state of the operation that created it (None: there is none)."""
+
+    instance: Instance
+    provisioning: OperationState | None
+
+
+@attrs.frozen
+class BindingRead:
+    """A binding (None: absent) and the type of its instance's newest started operation."""
+
+    binding: Binding | None
+    last_started: OperationType | None
+
+
+class StorageReads(Protocol):
+    """Narrow reads for the endpoints platforms poll, each one indexed query outside any unit of work.
+
+    Each sees what is committed when it runs. The choices they make are the domain's
+    (``keb_domain.model.operation.polled_operation``, ``first_provisioning``, ``last_started``); an
+    implementation may compute them in the database, and the contract tests hold it to the domain's answer.
+    """
+
+    async def polled_operation(self, instance_id: str, operation_id: str | None) -> PolledOperation | None:
+        """The operation ``polled_operation`` chooses among the instance's operations; without any,
+        ``PolledOperation(None, archived=True)`` when the instance is archived, else None."""
+        ...
+
+    async def instance_with_provisioning(self, instance_id: str) -> InstanceRead | None:
+        """The instance and the state of its ``first_provisioning`` operation; None without the instance."""
+        ...
+
+    async def binding_with_last_started(self, instance_id: str, binding_id: str) -> BindingRead | None:
+        """The binding and the type of the instance's ``last_started`` operation; None without the
+        instance."""
+        ...
+
+    async def binding(self, instance_id: str, binding_id: str) -> Binding | None:
+        """One binding, read without a unit of work."""
         ...
 
 

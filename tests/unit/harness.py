@@ -98,7 +98,7 @@ def make_core(
         storage=storage,
         kcp=kcp,
         config=used,
-        instances=InstanceUseCases(storage, clock, ids, used),
+        instances=InstanceUseCases(storage, clock, ids, used, reads=storage),
         processor=OperationProcessor(storage, kcp, clock, ids, used),
     )
 

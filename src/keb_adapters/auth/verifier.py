@@ -4,6 +4,11 @@ Keys come from the issuer's JWKS and are cached; a token signed with an unknown 
 refresh, but refreshes are rate-limited, so a flood of invented ``kid`` values cannot hammer the issuer.
 Only asymmetric algorithms are accepted: ``alg: none`` and HMAC (including HS256 "signed" with the public
 key) are refused before any key is touched.
+
+Platforms send the same token with every request until it expires, so a verified token is remembered by
+its exact string until its ``exp`` (never longer, and the leeway is not added): checking it again costs a
+dictionary lookup instead of parsing and a signature check. A key the issuer withdraws therefore stops
+new tokens at once, and tokens already seen at their expiry.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import base64
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -114,14 +120,34 @@ class JwtVerifier:
         audience: str | None = None,
         leeway: int = 60,
         clock: Callable[[], float] = time.time,
+        remember: int = 1024,
     ) -> None:
+        """``remember``: how many verified tokens are kept (least recently used go first)."""
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway
         self._clock = clock
+        self._remember = remember
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     async def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            principal, expires = known
+            if self._clock() < expires:
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]
+        principal, expires = await self._verify(token)
+        if self._remember > 0 and self._clock() < expires:
+            self._verified[token] = (principal, expires)
+            if len(self._verified) > self._remember:
+                self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
+        """The principal of a valid token and its ``exp``."""
         header = self._header(token)
         algorithm = header.get("alg")
         if algorithm not in ASYMMETRIC_ALGORITHMS:
@@ -158,11 +184,13 @@ class JwtVerifier:
             raise UnauthenticatedError(
                 f"the token is not valid: {error.description or error.error}"
             ) from None
-        return Principal(
+        principal = Principal(
             subject=str(claims.get("sub") or claims.get("client_id") or ""),
             scopes=_names(claims.get("scp")) | _names(claims.get("scope")),
             groups=_names(claims.get("groups")),
         )
+        exp = claims["exp"]  # validated as present; a non-number is not remembered
+        return principal, float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else 0.0
 
     @staticmethod
     def _header(token: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from litestar.params import Body
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
 from keb_adapters.auth.local import LocalIssuer
+from keb_adapters.http.cached import JSON, Encoded, conditional
 from keb_domain.auth import Access, TokenVerifier, allows, required_access
 from keb_domain.errors import UnauthenticatedError
 
@@ -97,6 +98,7 @@ class BearerAuthMiddleware:
 
 
 Issuer = NamedDependency[LocalIssuer]
+Jwks = NamedDependency[Encoded]  # the issuer's public keys, encoded once
 TokenForm = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
@@ -124,6 +126,15 @@ class LocalIssuerController(Controller):
         result = issuer.token_endpoint(str(request.url), request.headers, data)
         return Response(dict(result.body), status_code=result.status, headers=dict(result.headers))
 
-    @get("/certs", summary="The issuer's public keys (JWKS)")
-    async def certs(self, *, issuer: Issuer) -> dict[str, Any]:
-        return issuer.jwks()
+    @get(
+        "/certs",
+        summary="The issuer's public keys (JWKS)",
+        description="Carries an `ETag`; a request with `If-None-Match` naming it gets 304 without a body.",
+        media_type=JSON,
+        responses={
+            200: ResponseSpec(data_container=dict[str, Any], description="JWKS", generate_examples=False),
+            304: ResponseSpec(data_container=None, description="The keys named by If-None-Match are current"),
+        },
+    )
+    async def certs(self, *, request: Request[Any, Any, Any], jwks: Jwks) -> Response[bytes]:
+        return conditional(request, jwks)

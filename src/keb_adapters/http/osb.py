@@ -14,8 +14,9 @@ from litestar import Controller, Request, Response, delete, get, patch, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, JSONBody, PathParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_304_NOT_MODIFIED
 
+from keb_adapters.http.cached import JSON, EncodedCatalogs, conditional
 from keb_adapters.http.docs import PROTECTED_RESPONSES, VERSION_HEADER
 from keb_adapters.http.wire import (
     DeprovisionResponse,
@@ -30,7 +31,6 @@ from keb_adapters.http.wire import (
     UpdateResponse,
 )
 from keb_domain.errors import UnsupportedApiVersionError
-from keb_domain.model.catalog import build_catalog
 from keb_domain.usecases.config import BrokerConfig
 from keb_domain.usecases.instances import (
     DeprovisionCommand,
@@ -44,6 +44,7 @@ _VERSION = re.compile(r"^\s*(\d{1,6})\.(\d{1,6})\s*$")
 AnyRequest = Request[Any, Any, Any]
 Instances = NamedDependency[InstanceUseCases]
 Config = NamedDependency[BrokerConfig]
+Catalogs = NamedDependency[EncodedCatalogs]
 InstanceId = Annotated[str, PathParameter(description="The service instance id chosen by the platform.")]
 Region = Annotated[str | None, PathParameter(description="The SAP BTP platform region, e.g. cf-eu10.")]
 
@@ -134,10 +135,22 @@ class CatalogController(Controller):
     @get(
         ["/v2/catalog", "/{region:str}/v2/catalog"],
         summary="The catalog of the platform region",
-        responses=responses(),
+        description="Carries an `ETag`; a request with `If-None-Match` naming it gets 304 without a body.",
+        media_type=JSON,
+        responses={
+            **responses(),
+            HTTP_200_OK: ResponseSpec(
+                data_container=dict[str, Any], description="The OSB catalog", generate_examples=False
+            ),
+            HTTP_304_NOT_MODIFIED: ResponseSpec(
+                data_container=None, description="The catalog named by If-None-Match is current"
+            ),
+        },
     )
-    async def catalog(self, config: Config, region: Region = None) -> dict[str, object]:
-        return build_catalog(config.policy, config.catalog, platform_region(config, region))
+    async def catalog(
+        self, *, request: AnyRequest, catalogs: Catalogs, config: Config, region: Region = None
+    ) -> Response[bytes]:
+        return conditional(request, catalogs.get(platform_region(config, region)))
 
 
 class InstanceController(Controller):

@@ -18,8 +18,8 @@ from keb_adapters.versions import V, at_version
 from keb_domain.errors import StorageConflictError
 from keb_domain.model.binding import Binding
 from keb_domain.model.instance import ArchivedInstance, Instance
-from keb_domain.model.operation import Operation
-from keb_domain.ports import OperationEvent
+from keb_domain.model.operation import Operation, first_provisioning, last_started, polled_operation
+from keb_domain.ports import BindingRead, InstanceRead, OperationEvent, PolledOperation
 
 
 @attrs.define
@@ -74,6 +74,34 @@ class MemoryStorage:
     async def next_due_at(self) -> datetime | None:
         due = [op.next_run_at for op in self.operations.values() if not op.state.is_final and op.next_run_at]
         return min(due) if due else None
+
+    # --- StorageReads: the domain's choices over the committed state -----------------------------------
+
+    def _operations_of(self, instance_id: str) -> list[Operation]:
+        found = [op for op in self.operations.values() if op.instance_id == instance_id]
+        return sorted(found, key=lambda op: (op.created_at, op.id))
+
+    async def polled_operation(self, instance_id: str, operation_id: str | None) -> PolledOperation | None:
+        chosen = polled_operation(self._operations_of(instance_id), operation_id)
+        if chosen is not None:
+            return PolledOperation(chosen.state, chosen.description)
+        return PolledOperation(None, archived=True) if instance_id in self.archive else None
+
+    async def instance_with_provisioning(self, instance_id: str) -> InstanceRead | None:
+        instance = self.instances.get(instance_id)
+        if instance is None:
+            return None
+        provisioning = first_provisioning(self._operations_of(instance_id))
+        return InstanceRead(instance, provisioning.state if provisioning else None)
+
+    async def binding_with_last_started(self, instance_id: str, binding_id: str) -> BindingRead | None:
+        if instance_id not in self.instances:
+            return None
+        last = last_started(self._operations_of(instance_id))
+        return BindingRead(self.bindings.get((instance_id, binding_id)), last.type if last else None)
+
+    async def binding(self, instance_id: str, binding_id: str) -> Binding | None:
+        return self.bindings.get((instance_id, binding_id))
 
 
 K = TypeVar("K")

@@ -44,7 +44,9 @@ def create_engine(url: str, *, echo: bool = False, connect_args: dict[str, Any] 
             cursor.close()
 
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args or {})
+    # No pool_pre_ping (a round trip before every request): SqlStorage replaces a dropped connection
+    # when its first statement fails, and SQLAlchemy then discards every older pooled connection.
+    return create_async_engine(url, echo=echo, connect_args=connect_args or {})
 
 
 def _alembic_config(connection: sa.Connection) -> Config:

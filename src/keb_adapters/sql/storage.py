@@ -16,7 +16,7 @@ from typing import Any, Generic, Self
 import attrs
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keb_adapters.sql import tables as t
 from keb_adapters.sql.errors import MESSAGE as UNAVAILABLE
@@ -26,10 +26,61 @@ from keb_adapters.versions import V, at_version
 from keb_domain.errors import StorageConflictError, StorageUnavailableError
 from keb_domain.model.binding import Binding
 from keb_domain.model.instance import ArchivedInstance, Instance
-from keb_domain.model.operation import Operation, OperationState
-from keb_domain.ports import OperationEvent
+from keb_domain.model.operation import Operation, OperationState, OperationType
+from keb_domain.ports import BindingRead, InstanceRead, OperationEvent, PolledOperation
 
 UNFINISHED = (OperationState.PENDING.value, OperationState.IN_PROGRESS.value)
+
+
+# --- connections -------------------------------------------------------------------------------------
+
+
+def _dropped(error: sa.exc.DBAPIError) -> bool:
+    """Whether the database connection was found dead (the pool then discards it and all older ones)."""
+    return error.connection_invalidated
+
+
+class _Session:
+    """The connection of one unit of work, which survives a connection the server dropped while pooled.
+
+    There is no ping before each checkout (a round trip on every request); instead, when the *first*
+    statement of the unit of work finds its pooled connection dead, nothing has happened yet in this
+    transaction, so it is repeated once on a fresh connection. A failure later in the unit of work is
+    left to the caller, as any other database error.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._fresh = True
+
+    async def open(self) -> None:
+        self.connection = await self._engine.connect()
+        try:
+            await self.connection.begin()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.connection.close()
+            raise
+
+    async def execute(self, statement: sa.Executable) -> sa.CursorResult[Any]:
+        if not self._fresh:
+            return await self.connection.execute(statement)
+        self._fresh = False
+        try:
+            return await self.connection.execute(statement)
+        except sa.exc.DBAPIError as error:
+            if not _dropped(error):
+                raise
+        await self.close()
+        await self.open()
+        return await self.connection.execute(statement)
+
+    async def close(self) -> None:
+        try:
+            if self.connection.in_transaction():
+                await self.connection.rollback()
+        finally:
+            await self.connection.close()
 
 
 # --- repositories ------------------------------------------------------------------------------------
@@ -38,7 +89,7 @@ UNFINISHED = (OperationState.PENDING.value, OperationState.IN_PROGRESS.value)
 class _Rows(Generic[V]):
     """Reads and version-checked writes of one table, shared by the repositories."""
 
-    def __init__(self, connection: AsyncConnection, table: sa.Table, cls: type[V]) -> None:
+    def __init__(self, connection: _Session, table: sa.Table, cls: type[V]) -> None:
         self._c = connection
         self._table = table
         self._cls = cls
@@ -71,7 +122,7 @@ class _Rows(Generic[V]):
 
 
 class _Instances:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: _Session) -> None:
         self._c = connection
         self._rows = _Rows(connection, t.instances, Instance)
 
@@ -94,7 +145,7 @@ class _Instances:
 
 
 class _Operations:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: _Session) -> None:
         self._c = connection
         self._rows = _Rows(connection, t.operations, Operation)
 
@@ -121,7 +172,7 @@ class _Operations:
 
 
 class _Archive:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: _Session) -> None:
         self._c = connection
 
     async def get(self, instance_id: str) -> ArchivedInstance | None:
@@ -137,7 +188,7 @@ class _Archive:
 
 
 class _Events:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: _Session) -> None:
         self._c = connection
 
     async def add(self, event: OperationEvent) -> None:
@@ -161,7 +212,7 @@ class _Events:
 
 
 class _Bindings:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: _Session) -> None:
         self._c = connection
         self._rows = _Rows(connection, t.bindings, Binding)
 
@@ -219,14 +270,9 @@ class SqlUnitOfWork:
         self._engine = engine
 
     async def __aenter__(self) -> Self:
+        self._connection = _Session(self._engine)
         with unavailable_as_domain_error(connecting=True):
-            self._connection = await self._engine.connect()
-            try:
-                await self._connection.begin()
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await self._connection.close()
-                raise
+            await self._connection.open()
         self.instances = _Instances(self._connection)
         self.operations = _Operations(self._connection)
         self.archive = _Archive(self._connection)
@@ -240,32 +286,162 @@ class SqlUnitOfWork:
         # What was not committed is rolled back, by us or by the server losing the connection; a
         # database gone meanwhile must not hide the block's own outcome.
         with contextlib.suppress(StorageUnavailableError), unavailable_as_domain_error():
-            try:
-                if self._connection.in_transaction():
-                    await self._connection.rollback()
-            finally:
-                await self._connection.close()
+            await self._connection.close()
         if isinstance(exc, Exception) and is_unavailable(exc):
             raise StorageUnavailableError(UNAVAILABLE) from exc
 
     async def commit(self) -> None:
+        connection = self._connection.connection
         with unavailable_as_domain_error():
             try:
-                await self._connection.commit()
+                await connection.commit()
             except IntegrityError:
                 raise StorageConflictError("a concurrent writer created the same row") from None
-            await self._connection.begin()
+            await connection.begin()
+
+
+# --- the single-query reads, built once (building a statement costs more than running it) -----------
+
+_INSTANCE_ID = sa.bindparam("instance_id", type_=sa.String)
+_OPERATION_ID = sa.bindparam("operation_id", type_=sa.String)
+_BINDING_ID = sa.bindparam("binding_id", type_=sa.String)
+
+
+def _polled(asked: bool) -> sa.Select[Any]:
+    """polled_operation(): the asked-for operation, else the newest started one, else the newest; without
+    operations, a row of rank 1 when the instance is archived."""
+    ops, archive = t.operations, t.instances_archived
+    order: list[sa.ColumnElement[Any]] = [sa.case((ops.c.id == _OPERATION_ID, 0), else_=1)] if asked else []
+    order += [
+        sa.case((ops.c.state == OperationState.PENDING.value, 1), else_=0),
+        ops.c.created_at.desc(),
+        ops.c.id.desc(),
+    ]
+    chosen = (
+        sa.select(ops.c.state, ops.c.description, sa.literal(0).label("rank"))
+        .where(ops.c.instance_id == _INSTANCE_ID)
+        .order_by(*order)
+        .limit(1)
+        .subquery()
+    )
+    archived = sa.select(
+        sa.cast(sa.null(), ops.c.state.type), sa.cast(sa.null(), ops.c.description.type), sa.literal(1)
+    ).where(archive.c.instance_id == _INSTANCE_ID)
+    union = sa.union_all(sa.select(chosen), archived).subquery()
+    return sa.select(union).order_by(union.c.rank).limit(1)
+
+
+def _instance_with_provisioning() -> sa.Select[Any]:
+    """The instance and the state of first_provisioning()."""
+    ops, instances = t.operations, t.instances
+    provisioning = (
+        sa.select(ops.c.state)
+        .where(
+            ops.c.instance_id == instances.c.instance_id,
+            ops.c.type == OperationType.PROVISION.value,
+            ops.c.temporary.is_(False),
+        )
+        .order_by(ops.c.created_at, ops.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return sa.select(instances, provisioning.label("_provisioning")).where(
+        instances.c.instance_id == _INSTANCE_ID
+    )
+
+
+def _binding_with_last_started() -> sa.Select[Any]:
+    """The instance's binding (NULLs when absent) and the type of last_started(); no row without the
+    instance."""
+    ops, instances, bindings = t.operations, t.instances, t.bindings
+    last_started = (
+        sa.select(ops.c.type)
+        .where(ops.c.instance_id == instances.c.instance_id, ops.c.state != OperationState.PENDING.value)
+        .order_by(ops.c.created_at.desc(), ops.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    joined = instances.outerjoin(
+        bindings, sa.and_(bindings.c.instance_id == instances.c.instance_id, bindings.c.id == _BINDING_ID)
+    )
+    return (
+        sa.select(last_started.label("_last_started"), *bindings.c)
+        .select_from(joined)
+        .where(instances.c.instance_id == _INSTANCE_ID)
+    )
+
+
+_POLLED_LATEST = _polled(asked=False)
+_POLLED_ASKED = _polled(asked=True)
+_INSTANCE_WITH_PROVISIONING = _instance_with_provisioning()
+_BINDING_WITH_LAST_STARTED = _binding_with_last_started()
+_BINDING = sa.select(t.bindings).where(
+    t.bindings.c.instance_id == _INSTANCE_ID, t.bindings.c.id == _BINDING_ID
+)
 
 
 class SqlStorage:
-    """The unit-of-work factory and the operation queue over one engine."""
+    """The unit-of-work factory, the single-query reads and the operation queue over one engine."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._skip_locked = engine.dialect.name == "postgresql"
+        # A read is one statement: on PostgreSQL it needs no BEGIN and ROLLBACK around it (two round
+        # trips). SQLite's driver opens a transaction only before writes anyway.
+        self._reads = engine.execution_options(isolation_level="AUTOCOMMIT") if self._skip_locked else engine
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine)
+
+    # --- StorageReads --------------------------------------------------------------------------------
+
+    async def _first(self, query: sa.Select[Any], **params: str) -> sa.Row[Any] | None:
+        """The first row of one read; a pooled connection the server dropped is replaced once, and a database
+        that cannot be reached is StorageUnavailableError."""
+        with unavailable_as_domain_error(connecting=True):
+            for attempt in (1, 2):
+                try:
+                    async with self._reads.connect() as connection:
+                        row: sa.Row[Any] | None = (await connection.execute(query, params)).first()
+                        return row
+                except sa.exc.DBAPIError as error:
+                    if attempt == 2 or not _dropped(error):
+                        raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def polled_operation(self, instance_id: str, operation_id: str | None) -> PolledOperation | None:
+        if operation_id:
+            row = await self._first(_POLLED_ASKED, instance_id=instance_id, operation_id=operation_id)
+        else:
+            row = await self._first(_POLLED_LATEST, instance_id=instance_id)
+        if row is None:
+            return None
+        if row.rank == 1:
+            return PolledOperation(None, archived=True)
+        return PolledOperation(OperationState(row.state), row.description)
+
+    async def instance_with_provisioning(self, instance_id: str) -> InstanceRead | None:
+        row = await self._first(_INSTANCE_WITH_PROVISIONING, instance_id=instance_id)
+        if row is None:
+            return None
+        values = dict(row._mapping)
+        state = values.pop("_provisioning")
+        return InstanceRead(from_row(values, Instance), OperationState(state) if state else None)
+
+    async def binding_with_last_started(self, instance_id: str, binding_id: str) -> BindingRead | None:
+        row = await self._first(_BINDING_WITH_LAST_STARTED, instance_id=instance_id, binding_id=binding_id)
+        if row is None:
+            return None
+        values = dict(row._mapping)
+        last = values.pop("_last_started")
+        binding = from_row(values, Binding) if values["id"] is not None else None
+        return BindingRead(binding, OperationType(last) if last else None)
+
+    async def binding(self, instance_id: str, binding_id: str) -> Binding | None:
+        row = await self._first(_BINDING, instance_id=instance_id, binding_id=binding_id)
+        return from_row(row._mapping, Binding) if row else None
+
+    # --- OperationQueue --------------------------------------------------------------------------------
 
     async def claim_due(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[str]:
         ops = t.operations

@@ -8,7 +8,7 @@ deprovision; an unsuspension is a provision that starts ``pending`` (KEB's model
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -170,3 +170,27 @@ class Operation:
 
     def is_older_than(self, now: datetime, seconds: float) -> bool:
         return (now - self.created_at).total_seconds() > seconds
+
+
+# --- which operation answers -------------------------------------------------------------------------
+# Each takes an instance's operations oldest first (by creation, then id), as storage lists them.
+
+
+def first_provisioning(operations: Sequence[Operation]) -> Operation | None:
+    """The operation that created the instance (unsuspensions are provisions too, but later)."""
+    return next((op for op in operations if op.type is OperationType.PROVISION and not op.temporary), None)
+
+
+def last_started(operations: Sequence[Operation]) -> Operation | None:
+    """The newest operation that has started (KEB ignores pending ones here)."""
+    return next((op for op in reversed(operations) if op.state is not OperationState.PENDING), None)
+
+
+def polled_operation(operations: Sequence[Operation], operation_id: str | None) -> Operation | None:
+    """The operation ``last_operation`` reports: the one asked for if it is this instance's, else the newest
+    started one, else the newest (decisions.md §3: a foreign ``operation`` value must not break polling)."""
+    if operation_id:
+        asked = next((op for op in operations if op.id == operation_id), None)
+        if asked is not None:
+            return asked
+    return last_started(operations) or (operations[-1] if operations else None)

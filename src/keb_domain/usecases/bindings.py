@@ -40,7 +40,7 @@ from keb_domain.model.binding import (
 )
 from keb_domain.model.catalog import CatalogSettings, require_service
 from keb_domain.model.instance import Instance
-from keb_domain.model.operation import Operation, OperationState, OperationType
+from keb_domain.model.operation import Operation, OperationState, OperationType, last_started
 from keb_domain.model.plans import PLANS_BY_ID
 from keb_domain.ports import (
     Cipher,
@@ -49,6 +49,7 @@ from keb_domain.ports import (
     Gardener,
     IssuedCredentials,
     RuntimeClusters,
+    StorageReads,
     UnitOfWorkFactory,
 )
 from keb_domain.secrets import Secret
@@ -111,15 +112,9 @@ class CredentialIssuer:
             )
 
 
-def _last_operation(operations: list[Operation]) -> Operation | None:
-    """The newest operation that has started (KEB ignores pending ones here)."""
-    started = [op for op in operations if op.state is not OperationState.PENDING]
-    return started[-1] if started else None
-
-
 def _runtime_gone(instance: Instance, operations: list[Operation]) -> bool:
     """Suspended, or its last operation deprovisions it: there is no cluster to talk to."""
-    last = _last_operation(operations)
+    last = last_started(operations)
     return (
         instance.suspended
         or not instance.runtime_id
@@ -137,8 +132,11 @@ class BindingUseCases:
         cipher: Cipher,
         catalog: CatalogSettings,
         policy: ExpirationPolicy,
+        reads: StorageReads,
     ) -> None:
+        """``reads`` answers the polled endpoints (fetch, binding last_operation) without a unit of work."""
         self._uow = uow
+        self._reads = reads
         self._clock = clock
         self._issuer = issuer
         self._cipher = cipher
@@ -249,15 +247,12 @@ class BindingUseCases:
 
     async def get(self, instance_id: str, binding_id: str) -> BindingView:
         now = self._clock.now()
-        async with self._uow() as uow:
-            instance = await uow.instances.get(instance_id)
-            if instance is None:
-                raise InstanceNotFoundError("instance does not exist")
-            operations = await uow.operations.list_for_instance(instance_id)
-            last = _last_operation(operations)
-            if last is not None and last.type is OperationType.DEPROVISION:
-                raise BindingNotFoundError("Binding not found")
-            binding = await uow.bindings.get(instance_id, binding_id)
+        found = await self._reads.binding_with_last_started(instance_id, binding_id)
+        if found is None:
+            raise InstanceNotFoundError("instance does not exist")
+        if found.last_started is OperationType.DEPROVISION:
+            raise BindingNotFoundError("Binding not found")
+        binding = found.binding
         if binding is None:
             raise BindingNotFoundError("Binding not found")
         if binding.expired(now):
@@ -268,8 +263,7 @@ class BindingUseCases:
 
     async def exists(self, instance_id: str, binding_id: str) -> bool:
         """Binding last_operation: bindings are synchronous, so a binding that exists has succeeded."""
-        async with self._uow() as uow:
-            binding = await uow.bindings.get(instance_id, binding_id)
+        binding = await self._reads.binding(instance_id, binding_id)
         return binding is not None and not binding.in_progress
 
     # --- unbind -----------------------------------------------------------------------------------

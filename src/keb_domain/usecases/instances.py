@@ -28,7 +28,7 @@ from keb_domain.errors import (
 )
 from keb_domain.model.catalog import offered_plan, require_service
 from keb_domain.model.instance import Instance, public_context
-from keb_domain.model.operation import Operation, OperationState, OperationType
+from keb_domain.model.operation import Operation, OperationState, OperationType, first_provisioning
 from keb_domain.model.parameters import (
     TRIAL_DROPPED_PARAMETERS,
     check_semantics,
@@ -45,6 +45,7 @@ from keb_domain.ports import (
     NoObserver,
     OperationEvent,
     OperationObserver,
+    StorageReads,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -154,11 +155,6 @@ def check_context(context: Mapping[str, Any]) -> None:
             )
 
 
-def first_provisioning(operations: list[Operation]) -> Operation | None:
-    """The operation that created the instance (unsuspensions are provisions too, but later)."""
-    return next((op for op in operations if op.type is OperationType.PROVISION and not op.temporary), None)
-
-
 def latest_deprovisioning(operations: list[Operation]) -> Operation | None:
     candidates = [op for op in operations if op.type is OperationType.DEPROVISION and not op.temporary]
     return candidates[-1] if candidates else None
@@ -180,10 +176,13 @@ class InstanceUseCases:
         *,
         notify: Callable[[], None] = lambda: None,
         observer: OperationObserver | None = None,
+        reads: StorageReads,
     ) -> None:
         """``notify`` is called after an operation was created, so that workers pick it up at once;
-        ``observer`` hears of each accepted operation (logs, metrics)."""
+        ``observer`` hears of each accepted operation (logs, metrics); ``reads`` answers the polled endpoints
+        (fetch, last_operation) without a unit of work."""
         self._uow = uow
+        self._reads = reads
         self._clock = clock
         self._ids = ids
         self._config = config
@@ -420,13 +419,12 @@ class InstanceUseCases:
     async def get(self, instance_id: str) -> InstanceView:
         """GET instance: 404 while provisioning runs or after it failed (keb-reference §1.5)."""
         now = self._clock.now()
-        async with self._uow() as uow:
-            instance = await uow.instances.get(instance_id)
-            if instance is None:
-                raise InstanceNotFoundError(f"instance {instance_id} does not exist")
-            original = first_provisioning(await uow.operations.list_for_instance(instance_id))
-        if original is None or original.state is not OperationState.SUCCEEDED:
-            state = "failed" if original and original.state is OperationState.FAILED else "in progress"
+        found = await self._reads.instance_with_provisioning(instance_id)
+        if found is None:
+            raise InstanceNotFoundError(f"instance {instance_id} does not exist")
+        instance, provisioning = found.instance, found.provisioning
+        if provisioning is not OperationState.SUCCEEDED:
+            state = "failed" if provisioning is OperationState.FAILED else "in progress"
             raise InstanceNotFoundError(f"provisioning of instance {instance_id} {state}")
         return InstanceView(
             service_id=instance.service_id,
@@ -623,16 +621,11 @@ class InstanceUseCases:
         An ``operation`` that is not this instance's is ignored (platforms send fixed strings); after a
         finished deprovisioning the archive answers ``succeeded``; an instance that never existed is 404.
         """
-        async with self._uow() as uow:
-            operations = await uow.operations.list_for_instance(instance_id)
-            chosen = next((op for op in operations if op.id == operation_id), None) if operation_id else None
-            if chosen is None and operations:
-                started = [op for op in operations if op.state is not OperationState.PENDING]
-                chosen = (started or operations)[-1]
-            if chosen is not None:
-                return OperationStatus(chosen.state.osb_state, chosen.description)
-            if await uow.archive.get(instance_id) is not None:
-                return OperationStatus("succeeded", DEPROVISIONED_DESCRIPTION)
+        polled = await self._reads.polled_operation(instance_id, operation_id)
+        if polled is not None and polled.state is not None:
+            return OperationStatus(polled.state.osb_state, polled.description)
+        if polled is not None and polled.archived:
+            return OperationStatus("succeeded", DEPROVISIONED_DESCRIPTION)
         raise OperationNotFoundError("Operation not found")
 
     # --- expiration -------------------------------------------------------------------------------

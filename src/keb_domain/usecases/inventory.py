@@ -14,10 +14,9 @@ from keb_domain.model.inventory import (
     RuntimeFilter,
     RuntimesPage,
 )
-from keb_domain.model.operation import OperationState
+from keb_domain.model.operation import OperationState, first_provisioning
 from keb_domain.model.resources import resource_name
 from keb_domain.ports import ControlPlane, Inventory, OperationEvent, UnitOfWorkFactory
-from keb_domain.usecases.instances import first_provisioning
 
 
 class InventoryUseCases:

@@ -160,6 +160,17 @@ async def test_the_certs_endpoint_serves_the_keys_that_verify_the_tokens(local_b
     assert all("d" not in key for key in keys)
 
 
+async def test_the_keys_carry_an_etag_that_answers_304(local_broker: Broker) -> None:
+    """A JWKS client that sends back the keys' ETag gets 304 without a body; another tag gets the keys."""
+    etag = (await local_broker.client.get("/oauth2/certs")).headers["etag"]
+    again = await local_broker.client.get("/oauth2/certs", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    other = await local_broker.client.get("/oauth2/certs", headers={"If-None-Match": '"other"'})
+    assert other.status_code == 200
+    assert other.json()["keys"]
+
+
 async def test_401_comes_before_the_version_header_check(local_broker: Broker) -> None:
     """Without a token and without ``X-Broker-API-Version`` the answer is 401, not 412."""
     response = await local_broker.client.get(CATALOG)

@@ -29,7 +29,7 @@ from keb_app.bootstrap import Storage
 from keb_domain.errors import StorageConflictError
 from keb_domain.model.binding import Binding, CredentialStrategy
 from keb_domain.model.instance import Instance
-from keb_domain.model.operation import Operation, OperationState
+from keb_domain.model.operation import Operation, OperationState, OperationType
 from keb_domain.ports import UnitOfWork
 from tests.builders import archived, at, event, instance, operation
 
@@ -140,6 +140,8 @@ class AddOperation:
     state: OperationState
     created: datetime
     next_run: datetime | None
+    type: OperationType = OperationType.PROVISION
+    temporary: bool = False
 
     async def run(self, uow: UnitOfWork, seen: Seen) -> object:
         await uow.operations.add(
@@ -147,8 +149,11 @@ class AddOperation:
                 self.operation_id,
                 self.instance_id,
                 state=self.state,
+                type=self.type,
+                temporary=self.temporary,
                 created_at=self.created,
                 next_run_at=self.next_run,
+                description=f"{self.type.value} {self.state.value}",
             )
         )
         return None
@@ -377,7 +382,16 @@ class NextDue:
     pass
 
 
-Step = Transaction | Race | Claim | Release | NextDue
+@attrs.frozen
+class Poll:
+    """The single-query reads of the polled endpoints, outside any unit of work."""
+
+    instance_id: str
+    operation_id: str | None
+    binding_id: str
+
+
+Step = Transaction | Race | Claim | Release | NextDue | Poll
 
 
 async def run_actions(uow: UnitOfWork, actions: Sequence[Action], seen: Seen, answers: list[object]) -> bool:
@@ -442,6 +456,13 @@ async def run_step(storage: Storage, step: Step) -> object:
     if isinstance(step, Release):
         await storage.release(step.operation_id, step.owner)
         return None
+    if isinstance(step, Poll):
+        return (
+            await storage.polled_operation(step.instance_id, step.operation_id),
+            await storage.instance_with_provisioning(step.instance_id),
+            await storage.binding_with_last_started(step.instance_id, step.binding_id),
+            await storage.binding(step.instance_id, step.binding_id),
+        )
     return await storage.next_due_at()
 
 
@@ -505,7 +526,14 @@ writes: st.SearchStrategy[Action] = st.one_of(
     st.builds(UpdateInstance, instance_ids, st.sampled_from(["", "r1", "r2"]), skews),
     st.builds(DeleteInstance, instance_ids),
     st.builds(
-        AddOperation, operation_ids, instance_ids, st.sampled_from(OperationState), times, st.none() | times
+        AddOperation,
+        operation_ids,
+        instance_ids,
+        st.sampled_from(OperationState),
+        times,
+        st.none() | times,
+        st.sampled_from(OperationType),
+        st.booleans(),
     ),
     st.builds(UpdateOperation, operation_ids, st.sampled_from(OperationState), st.none() | times, skews),
     st.builds(DeleteOperations, instance_ids),
@@ -546,6 +574,7 @@ steps: st.SearchStrategy[Step] = st.one_of(
     st.builds(Claim, times, st.sampled_from(OWNERS), st.sampled_from([5, 10, 20]), st.integers(1, 3)),
     st.builds(Release, operation_ids, st.sampled_from(OWNERS)),
     st.just(NextDue()),
+    st.builds(Poll, instance_ids, st.none() | operation_ids, binding_ids),
 )
 
 

@@ -80,6 +80,7 @@ class Bindings(RuleBasedStateMachine):
             cipher=AesGcmCipher(Secret("0123456789abcdef")),
             catalog=default_config().catalog,
             policy=ExpirationPolicy(max_bindings=LIMIT),
+            reads=self.core.storage,
         )
         for instance_id in INSTANCE_IDS:
             self.run(self.core.instances.provision(provision_command(instance_id, AWS)))

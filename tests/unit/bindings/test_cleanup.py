@@ -45,6 +45,7 @@ async def test_failing_bindings_are_reported_once_and_do_not_block_the_rest(batc
         cipher=AesGcmCipher(KEY),
         catalog=default_config().catalog,
         policy=ExpirationPolicy(max_bindings=10),
+        reads=core.storage,
     )
     for number in range(5):
         await bindings.bind(BindCommand("inst-1", f"b{number}", SERVICE, AWS, {"token_request": True}))
