@@ -37,10 +37,11 @@ class Result:
     accepted_s: float
     total_s: float
     count: int
+    succeeded: int
 
     @property
     def rate(self) -> float:
-        return self.count / self.total_s
+        return self.succeeded / self.total_s
 
 
 async def count_trials(client: httpx.AsyncClient, state: str) -> int:
@@ -49,8 +50,8 @@ async def count_trials(client: httpx.AsyncClient, state: str) -> int:
     return int(response.json()["totalCount"])
 
 
-async def provision_trials(url: str, count: int, concurrency: int, limit: float) -> tuple[float, float]:
-    """Seconds until every PUT was accepted, and until every runtime succeeded."""
+async def provision_trials(url: str, count: int, concurrency: int, limit: float) -> tuple[float, float, int]:
+    """Seconds until every PUT was accepted and until all succeeded (or ``limit``); how many succeeded."""
     run = uuid.uuid4().hex[:8]
     ids = [f"trial-{run}-{n}" for n in range(count)]
     async with httpx.AsyncClient(base_url=url, headers=kit.OSB_HEADERS, timeout=120) as client:
@@ -59,13 +60,12 @@ async def provision_trials(url: str, count: int, concurrency: int, limit: float)
         accepted = time.perf_counter() - began
         while True:
             succeeded = await count_trials(client, "succeeded")
-            if succeeded >= count:
-                return accepted, time.perf_counter() - began
+            elapsed = time.perf_counter() - began
+            if succeeded >= count or elapsed > limit:
+                return accepted, elapsed, succeeded
             failed = await count_trials(client, "failed")
             if failed:
                 raise RuntimeError(f"{failed} trial provisionings failed")
-            if time.perf_counter() - began > limit:
-                raise RuntimeError(f"only {succeeded} of {count} succeeded after {limit:.0f} s")
             await asyncio.sleep(1.0)
 
 
@@ -80,7 +80,7 @@ def one_run(arguments: argparse.Namespace, work: Path, database: str, processes:
         broker = kit.start_broker(
             f"broker-{database}-{processes}", data, work, auth="none", workers=processes, database_url=url
         )
-        accepted, total = asyncio.run(
+        accepted, total, succeeded = asyncio.run(
             provision_trials(broker.url, arguments.count, arguments.concurrency, arguments.limit)
         )
     finally:
@@ -88,9 +88,11 @@ def one_run(arguments: argparse.Namespace, work: Path, database: str, processes:
             broker.stop()
         if name:
             asyncio.run(kit.drop_database(arguments.database_url, name))
-    result = Result(database, processes, accepted, total, arguments.count)
+    result = Result(database, processes, accepted, total, arguments.count, succeeded)
+    unfinished = f"  (only {succeeded} succeeded within --limit)" if succeeded < arguments.count else ""
     print(
-        f"{database:9} {processes:9d} {result.accepted_s:11.1f} {result.total_s:9.1f} {result.rate:12.1f}",
+        f"{database:9} {processes:9d} {result.accepted_s:11.1f} {result.total_s:9.1f} {result.rate:12.1f}"
+        + unfinished,
         flush=True,
     )
     return result
@@ -106,7 +108,12 @@ def main() -> None:
     parser.add_argument(
         "--database-url", default=kit.DEFAULT_POSTGRES, help="a PostgreSQL URL to create a database next to"
     )
-    parser.add_argument("--limit", type=float, default=600.0, help="give up on a run after this many seconds")
+    parser.add_argument(
+        "--limit",
+        type=float,
+        default=900.0,
+        help="stop waiting after this many seconds and report how many succeeded (default 900)",
+    )
     parser.add_argument(
         "--smoke", action="store_true", help="tiny and quick: checks the script, not the broker"
     )
@@ -127,11 +134,11 @@ def main() -> None:
         for database in databases:
             for processes in counts:
                 results.append(one_run(arguments, work, database, processes))
-    print(f"\ngoal: {arguments.count} provisions in under 60 s (at 1000); two processes faster than one")
+    print(f"\ngoal: {arguments.count} provisions in under 60 s; two processes faster than one")
     for database in databases:
         runs = {r.processes: r for r in results if r.database == database}
         one = runs[1]
-        verdict = "pass" if one.total_s < 60 else "MISS"
+        verdict = "pass" if one.total_s < 60 and one.succeeded == one.count else "MISS"
         line = f"{database}: one process {one.total_s:.1f} s ({verdict} < 60 s)"
         if 2 in runs:
             ratio = runs[2].rate / one.rate
