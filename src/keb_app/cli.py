@@ -15,11 +15,8 @@ import logging
 import os
 import sys
 
-import uvicorn
-
 from keb_adapters.auth.local import LocalIssuer
-from keb_adapters.sql.database import create_engine, migrate
-from keb_app.app import create_app
+from keb_app import server
 from keb_app.bootstrap import build_services
 from keb_app.landscape.__main__ import main as landscape_main
 from keb_app.logs import configure_logging
@@ -39,7 +36,6 @@ def _settings() -> Settings:
 
 
 def serve(settings: Settings) -> None:
-    services = build_services(settings)
     log.info(
         "keb broker on http://%s:%d, database %s, default platform region %s",
         settings.host,
@@ -49,8 +45,9 @@ def serve(settings: Settings) -> None:
     )
     if settings.cluster_mode == "local":
         log.warning(
-            "no real cluster is created: KCP, Gardener and the runtimes are the local landscape, an "
-            "in-process Kubernetes API double whose KIM simulation turns runtimes Ready after %.1fs; "
+            "no real cluster is created: KCP, Gardener and the runtimes are the local landscape, a "
+            "Kubernetes API double (in a process of its own) whose KIM simulation turns runtimes Ready "
+            "after %.1fs; "
             "its kubeconfigs are in %s",
             settings.local_ready_after,
             settings.data_dir / "landscape" / "kubeconfigs",
@@ -71,18 +68,18 @@ def serve(settings: Settings) -> None:
         )
     else:
         log.info("tokens: JWTs of %s, keys from %s", settings.auth.issuer, settings.auth.jwks_url)
-    app = create_app(services)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
-
-
-async def _migrate(settings: Settings) -> None:
-    if settings.database_kind == "sqlite":
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.database_url)
+    serving = settings.serving
+    log.info(
+        "%d HTTP worker process(es) (APP_HTTP_WORKERS); stop grace %.1fs (APP_SHUTDOWN_GRACE)",
+        serving.workers,
+        serving.shutdown_grace,
+    )
     try:
-        await migrate(engine)
-    finally:
-        await engine.dispose()
+        status = server.serve(settings)
+    except ConfigurationError as error:
+        log.error("%s", error)
+        status = 2
+    raise SystemExit(status)
 
 
 async def _cleanup_bindings(settings: Settings) -> int:
@@ -147,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "serve":
         serve(settings)
     elif args.command == "migrate":
-        asyncio.run(_migrate(settings))
+        asyncio.run(server.migrate_database(settings))
         log.info("database schema is up to date")
     elif args.command == "token":
         raise SystemExit(token(settings, args.scope))
