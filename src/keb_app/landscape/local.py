@@ -1,8 +1,8 @@
 """Start-up of the local landscape: API double with KCP and garden clusters, KIM simulator, kubeconfigs.
 
-``make run`` calls :func:`start_local_landscape` in-process and hands the kubeconfig paths to the broker's
-ordinary configuration (``APP_KCP_KUBECONFIG``, ``APP_GARDENER_KUBECONFIG``), so the broker uses the same
-Kubernetes adapter as in production. ``python -m keb_app.landscape`` runs it on its own.
+``make run`` starts it in a process of its own (``keb_app.landscape.shared``), which calls
+:func:`start_local_landscape`; the broker reads the kubeconfigs it writes, so it uses the same Kubernetes
+adapter as in production. ``python -m keb_app.landscape`` runs it on its own.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def start_local_landscape(
         server.stop()
         raise
     _log.info(
-        "local landscape at %s: an in-process Kubernetes API double with a KIM simulator; "
+        "local landscape at %s: a Kubernetes API double with a KIM simulator; "
         "no real cluster is created",
         server.base_url,
     )
