@@ -133,8 +133,7 @@ def start_local_landscape(
         server.stop()
         raise
     _log.info(
-        "local landscape at %s: a Kubernetes API double with a KIM simulator; "
-        "no real cluster is created",
+        "local landscape at %s: a Kubernetes API double with a KIM simulator; no real cluster is created",
         server.base_url,
     )
     return LocalLandscape(server=server, kim=kim, kubeconfigs=kubeconfigs)
