@@ -40,6 +40,25 @@ from keb_domain.errors import ConfigurationError
 log = logging.getLogger("keb")
 
 
+class _Throttled:
+    """Log a kind of event at most once per ``interval`` seconds, saying how many were not logged."""
+
+    def __init__(self, message: str, interval: float = 60.0) -> None:
+        self._message = message
+        self._interval = interval
+        self._last = -math.inf
+        self._unlogged = 0
+
+    def __call__(self, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last < self._interval:
+            self._unlogged += 1
+            return
+        more = f" (and {self._unlogged} more since the last such line)" if self._unlogged else ""
+        log.warning(self._message + more, *args)
+        self._last, self._unlogged = now, 0
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with header and body deadlines and a cap on open connections.
 
@@ -53,11 +72,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     _deadline: asyncio.TimerHandle | None = None
     _reading: str = "headers"  # "headers", "body" or "" (nothing pending)
+    # An attack opens thousands of connections: one line a minute per kind says enough.
+    _refused = _Throttled("more than %d open connections: closed a new one")
+    _late = _Throttled("closed a connection whose request %s did not arrive in time")
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > self.max_connections:
-            log.warning("more than %d open connections: closing a new one", self.max_connections)
+            self._refused(self.max_connections)
             transport.close()
             return
         self._reading = "headers"
@@ -99,7 +121,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def _expired(self) -> None:
         self._deadline = None
         if not self.transport.is_closing():
-            log.info("closing a connection whose request %s did not arrive in time", self._reading)
+            self._late(self._reading)
             self.transport.close()
 
 
