@@ -270,6 +270,8 @@ def landscape_config(settings: Settings) -> LandscapeConfig:
         ready_after=settings.local_ready_after,
         project=settings.gardener_project,
         failing_subaccount_prefix=settings.local_failing_subaccount_prefix,
+        log_level=settings.log_level,
+        log_format=settings.log_format,
     )
 
 

@@ -12,6 +12,7 @@ from types import FrameType
 
 from keb_app.landscape.local import LandscapePortInUseError, start_local_landscape
 from keb_app.landscape.shared import ALREADY_RUNNING, LandscapeConfig, Serving, own_landscape, probe
+from keb_app.logs import configure_logging
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
         "--failing-subaccount-prefix",
         default="",
         help="KIM fails runtimes of subaccounts with this prefix (with --data-dir)",
+    )
+    parser.add_argument("--log-level", default="INFO", help="log level (default INFO)")
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default="text", help="log lines (default text)"
     )
     parser.add_argument(
         "--stop-with-parent",
@@ -99,7 +104,7 @@ def _stop_when_stdin_closes(stop: threading.Event) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level.upper(), args.log_format)
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:

@@ -45,6 +45,8 @@ class LandscapeConfig:
     ready_after: float
     project: str
     failing_subaccount_prefix: str
+    log_level: str = "INFO"  # the broker's, so the landscape's lines fit its log
+    log_format: str = "text"
 
     @property
     def lock(self) -> Path:
@@ -206,6 +208,10 @@ def _command(config: LandscapeConfig) -> list[str]:
         "--failing-subaccount-prefix",
         config.failing_subaccount_prefix,
         "--stop-with-parent",
+        "--log-level",
+        config.log_level,
+        "--log-format",
+        config.log_format,
     ]
     if config.port is not None:
         command += ["--port", str(config.port)]
