@@ -262,24 +262,24 @@ def _supervise(settings: Settings, sock: socket.socket, landscape: LandscapeUse 
 
 def serve(settings: Settings) -> int:
     """``keb serve``: migrate, start or use the local landscape, run the HTTP workers; the exit status."""
-    asyncio.run(migrate_database(settings))
-    landscape = start_or_attach(landscape_config(settings)) if settings.cluster_mode == "local" else None
+    sock = _listen(settings)  # first: a broker already on this port stops here, having touched nothing
+    landscape: LandscapeUse | None = None
     try:
-        sock = _listen(settings)
-        try:
-            if settings.serving.workers == 1:
-                for signum in (signal.SIGTERM, signal.SIGINT):
-                    signal.signal(signum, _ignore_signal)
-                log.info(
-                    "one HTTP worker (pid %d) serves http://%s:%d", os.getpid(), settings.host, settings.port
-                )
-                run_worker(settings, sock)
-                status = 0
-            else:
-                status = _supervise(settings, sock, landscape)
-        finally:
-            sock.close()
+        asyncio.run(migrate_database(settings))
+        if settings.cluster_mode == "local":
+            landscape = start_or_attach(landscape_config(settings))
+        if settings.serving.workers == 1:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, _ignore_signal)
+            log.info(
+                "one HTTP worker (pid %d) serves http://%s:%d", os.getpid(), settings.host, settings.port
+            )
+            run_worker(settings, sock)
+            status = 0
+        else:
+            status = _supervise(settings, sock, landscape)
     finally:
+        sock.close()
         if landscape is not None:
             landscape.close()
     log.info("the broker stopped")

@@ -78,3 +78,24 @@ def test_a_broker_refuses_to_move_the_landscape_when_its_port_is_taken(tmp_path:
     assert f"port {port}" in log
     assert "APP_LOCAL_LANDSCAPE_PORT" in log
     assert kubeconfig_files(data_dir) == before
+
+
+def test_a_second_broker_on_a_taken_port_exits_naming_it_and_leaves_the_landscape_alone(
+    tmp_path: Path,
+) -> None:
+    """The HTTP port is checked first: the second broker exits 2 naming APP_BROKER_PORT; the first goes on."""
+    data_dir = tmp_path / "keb"
+    with running_broker(data_dir) as first:
+        where = serving(data_dir)
+        result = subprocess.run(  # noqa: S603 - our own console script
+            [str(KEB), "serve"],
+            env=keb_env(data_dir, first.port, {}),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 2
+        assert f"cannot listen on 127.0.0.1:{first.port} (APP_BROKER_HOST, APP_BROKER_PORT)" in result.stderr
+        assert serving(data_dir) == where
+        assert first.get().endswith(b"200 OK")
