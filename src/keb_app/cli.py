@@ -5,6 +5,7 @@ keb migrate           bring the database schema up to date and exit
 keb cleanup-bindings  remove expired bindings (and their cluster identities), print what was removed
 keb landscape         run only the local landscape (Kubernetes API double + KIM) and print its kubeconfigs
 keb token [--scope S] print a bearer token of the embedded issuer (APP_AUTH_MODE=local)
+keb client ...        drive any broker over HTTP (keb client --help)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 from keb_adapters.auth.local import LocalIssuer
 from keb_app import server
 from keb_app.bootstrap import build_services
+from keb_app.client_cli import add_client_parser, run_client
 from keb_app.landscape.__main__ import main as landscape_main
 from keb_app.logs import configure_logging
 from keb_app.settings import Settings
@@ -134,7 +136,12 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser(
         "landscape", help="run the local landscape on its own; options: keb landscape --help", add_help=False
     )
+    add_client_parser(commands)
     args, rest = parser.parse_known_args(argv)
+    if args.command == "client":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        raise SystemExit(run_client(args))  # reads no APP_* settings: it talks to a broker over HTTP
     if args.command == "landscape":
         raise SystemExit(landscape_main(rest))
     if rest:
