@@ -39,7 +39,14 @@ from keb_adapters.sql.statistics import SqlStatistics
 from keb_adapters.sql.storage import SqlStorage
 from keb_adapters.system import RandomIds, SystemClock
 from keb_app.engine import OperationEngine
-from keb_app.landscape.local import LocalLandscape, start_local_landscape
+from keb_app.landscape.local import LocalLandscape
+from keb_app.landscape.shared import (
+    LandscapeConfig,
+    LandscapeUse,
+    OwnedLandscape,
+    own_landscape,
+    start_or_attach,
+)
 from keb_app.observe import Observers, OperationLog
 from keb_app.settings import Settings
 from keb_domain.auth import TokenVerifier
@@ -101,6 +108,7 @@ class Services:
     verifier: TokenVerifier | None = None  # None: APP_AUTH_MODE=none
     local_issuer: LocalIssuer | None = None
     _cleanup: asyncio.Task[None] | None = None
+    _stop_deadline: float | None = None
     _startup: list[Callable[[], Awaitable[None]]] = attrs.field(factory=list)
     _shutdown: list[Callable[[], Awaitable[None]]] = attrs.field(factory=list)
 
@@ -113,13 +121,25 @@ class Services:
                 self._clean_bindings_periodically(), name="keb-binding-cleanup"
             )
 
-    async def stop(self) -> None:
+    async def begin_stop(self, deadline: float) -> None:
+        """The stop has begun (SIGTERM): claim no more operations while open requests finish.
+
+        ``deadline`` (a ``time.monotonic()`` value) bounds the later :meth:`stop`.
+        """
+        self._stop_deadline = deadline
+        await self.engine.stop_claiming()
+
+    async def stop(self, deadline: float | None = None) -> None:
+        """Stop the workers: running steps may finish until ``deadline`` (a ``time.monotonic()`` value, by
+        default the one :meth:`begin_stop` was given), the rest are cancelled and their leases released.
+        """
+        deadline = deadline if deadline is not None else self._stop_deadline
         if self._cleanup is not None:
             self._cleanup.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._cleanup
             self._cleanup = None
-        await self.engine.stop()
+        await self.engine.stop(deadline)
         await self.binding_creation.drain()
         for step in reversed(self._shutdown):
             await step()
@@ -195,7 +215,16 @@ def build_services(
     run_engine: bool = True,
     idle_poll: float = 1.0,
     metrics: Metrics | None = None,
+    migrate_at_start: bool = True,
+    landscape_in_process: bool = False,
 ) -> Services:
+    """Build the broker without I/O.
+
+    Args:
+        migrate_at_start: ``start()`` migrates the database (``keb serve`` migrates once before its workers).
+        landscape_in_process: with the local landscape, run it inside this process instead of in a process
+            of its own (tests that look inside it); either way one landscape serves one data directory.
+    """
     clock = clock or SystemClock()
     metrics = metrics or Metrics()
     ids = ids or RandomIds()
@@ -210,7 +239,8 @@ def build_services(
         async def _migrate() -> None:
             await migrate(engine)
 
-        startup.append(_migrate)
+        if migrate_at_start:
+            startup.append(_migrate)
         shutdown.append(engine.dispose)
     statistics: Statistics
     if isinstance(storage, SqlStorage):
@@ -223,7 +253,9 @@ def build_services(
         raise ConfigurationError("storage must be the SQL or the memory storage")
     landscape: list[LocalLandscape] = []
     if control_plane is None:
-        kcp_client, garden_client = _kubernetes_clients(settings, landscape, startup, shutdown)
+        kcp_client, garden_client = _kubernetes_clients(
+            settings, landscape, startup, shutdown, in_process=landscape_in_process
+        )
         control_plane = KubernetesControlPlane(kcp_client)
         gardener = gardener or KubernetesGardener(garden_client, settings.gardener_project)
         runtime_clusters = runtime_clusters or KubernetesRuntimeClusters(
@@ -296,22 +328,6 @@ def build_services(
     )
 
 
-def _failing_subaccounts(prefix: str) -> Callable[[Mapping[str, Any]], str | None] | None:
-    """The local landscape's KIM fails runtimes of subaccounts named ``{prefix}...``, to show failures."""
-    if not prefix:
-        return None
-
-    def fails(runtime: Mapping[str, Any]) -> str | None:
-        subaccount = str(
-            runtime.get("metadata", {}).get("labels", {}).get("kyma-project.io/subaccount-id", "")
-        )
-        if subaccount.startswith(prefix):
-            return f"simulated failure: subaccount {subaccount} starts with {prefix!r}"
-        return None
-
-    return fails
-
-
 def _client_from_file(path: Path, timeout: float) -> LazyClient:
     async def load() -> KubeClient:
         try:
@@ -323,36 +339,51 @@ def _client_from_file(path: Path, timeout: float) -> LazyClient:
     return LazyClient(load)
 
 
+def landscape_config(settings: Settings) -> LandscapeConfig:
+    """The local landscape of the data directory, as the settings configure it."""
+    return LandscapeConfig(
+        root=settings.data_dir / "landscape",
+        port=settings.local_landscape_port,
+        ready_after=settings.local_ready_after,
+        project=settings.gardener_project,
+        failing_subaccount_prefix=settings.local_failing_subaccount_prefix,
+        log_level=settings.log_level,
+        log_format=settings.log_format,
+    )
+
+
 def _kubernetes_clients(
     settings: Settings,
     landscape: list[LocalLandscape],
     startup: list[Callable[[], Awaitable[None]]],
     shutdown: list[Callable[[], Awaitable[None]]],
+    *,
+    in_process: bool,
 ) -> tuple[LazyClient, LazyClient]:
     """KCP and Gardener clients for the configured mode; ``local`` starts the landscape at startup."""
     timeout = settings.kubernetes_timeout
     if settings.cluster_mode == "local":
-        directory = settings.data_dir / "landscape"
-        kcp_path, garden_path = (
-            directory / "kubeconfigs" / "kcp.yaml",
-            directory / "kubeconfigs" / "garden.yaml",
-        )
+        config = landscape_config(settings)
+        kcp_path, garden_path = config.kubeconfigs / "kcp.yaml", config.kubeconfigs / "garden.yaml"
+        held: list[OwnedLandscape | LandscapeUse] = []
 
         async def start_landscape() -> None:
-            landscape.append(
-                start_local_landscape(
-                    directory / "kubeconfigs",
-                    port=settings.local_landscape_port,
-                    state_dir=directory / "state",
-                    ready_after=settings.local_ready_after,
-                    project=settings.gardener_project,
-                    fail_when=_failing_subaccounts(settings.local_failing_subaccount_prefix),
-                )
-            )
+            if in_process:
+                owned = await asyncio.to_thread(own_landscape, config)
+                if owned is None:
+                    raise ConfigurationError(
+                        f"the local landscape of {config.root} is served by another process; "
+                        "stop it to run the landscape inside this one"
+                    )
+                held.append(owned)
+                landscape.append(owned.landscape)
+            else:
+                held.append(await asyncio.to_thread(start_or_attach, config))
 
         async def stop_landscape() -> None:
-            while landscape:
-                landscape.pop().close()
+            landscape.clear()
+            while held:
+                await asyncio.to_thread(held.pop().close)
 
         startup.append(start_landscape)
         shutdown.append(stop_landscape)

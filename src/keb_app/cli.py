@@ -14,25 +14,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import importlib.metadata
 import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-from litestar.types import ASGIApp as ASGIApplication
 from sqlalchemy.engine import make_url
 
 from keb_adapters.auth.local import KEY_FILE, LocalIssuer
-from keb_adapters.files import private_directory
 from keb_adapters.metrics import enable_multiprocess, multiprocess_directory
-from keb_adapters.sql.database import create_engine, migrate
-from keb_app.app import create_app, create_status_app
+from keb_app import server
 from keb_app.bootstrap import build_services
 from keb_app.client_cli import add_client_parser, run_client
 from keb_app.landscape.__main__ import main as landscape_main
@@ -64,9 +58,27 @@ def prepare_metrics(settings: Settings, processes: int) -> None:
         enable_multiprocess(settings.data_dir / "metrics")
 
 
+ISSUER_FILE = "local-issuer.json"
+# Settings that decide the embedded issuer's URL; when none is set, `keb token` takes the one serve used.
+ISSUER_SETTINGS = ("APP_AUTH_ISSUER", "APP_BROKER_URL", "APP_BROKER_HOST", "APP_BROKER_PORT")
+
+
+def record_issuer(data_dir: Path, issuer: str) -> None:
+    """Remember the issuer ``keb serve`` signs with, so ``keb token`` can sign for the same one."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / ISSUER_FILE).write_text(json.dumps({"issuer": issuer}) + "\n", encoding="utf-8")
+
+
+def recorded_issuer(data_dir: Path) -> str | None:
+    try:
+        value = json.loads((data_dir / ISSUER_FILE).read_text(encoding="utf-8")).get("issuer")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(value) if value else None
+
+
 def serve(settings: Settings) -> None:
-    prepare_metrics(settings, processes=1)
-    services = build_services(settings)
+    prepare_metrics(settings, processes=settings.serving.workers)
     log.info(
         "keb broker on http://%s:%d, database %s, default platform region %s",
         settings.host,
@@ -76,8 +88,9 @@ def serve(settings: Settings) -> None:
     )
     if settings.cluster_mode == "local":
         log.warning(
-            "no real cluster is created: KCP, Gardener and the runtimes are the local landscape, an "
-            "in-process Kubernetes API double whose KIM simulation turns runtimes Ready after %.1fs; "
+            "no real cluster is created: KCP, Gardener and the runtimes are the local landscape, a "
+            "Kubernetes API double (in a process of its own) whose KIM simulation turns runtimes Ready "
+            "after %.1fs; "
             "its kubeconfigs are in %s",
             settings.local_ready_after,
             settings.data_dir / "landscape" / "kubeconfigs",
@@ -100,72 +113,18 @@ def serve(settings: Settings) -> None:
         log.info("tokens: JWTs of %s, keys from %s", settings.auth.issuer, settings.auth.jwks_url)
     if settings.auth.mode == "local":
         record_issuer(settings.data_dir, settings.auth.issuer)
-    app = create_app(services)
-    asyncio.run(_serve_ports(settings, app, create_status_app(services)))
-
-
-class _QuietServer(uvicorn.Server):
-    """The status port's server: the main server owns the signal handlers."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-async def _serve_ports(settings: Settings, app: ASGIApplication, status_app: ASGIApplication) -> None:
-    """The broker on its port, and health, readiness and metrics on the status port (unless 0)."""
-    main = uvicorn.Server(
-        uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    serving = settings.serving
+    log.info(
+        "%d HTTP worker process(es) (APP_HTTP_WORKERS); stop grace %.1fs (APP_SHUTDOWN_GRACE)",
+        serving.workers,
+        serving.shutdown_grace,
     )
-    if not settings.status_port:
-        await main.serve()
-        return
-    status = _QuietServer(
-        uvicorn.Config(
-            status_app,
-            host=settings.host,
-            port=settings.status_port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-        )
-    )
-    log.info("health, readiness and metrics also on http://%s:%d", settings.host, settings.status_port)
-    status_task = asyncio.create_task(status.serve(), name="keb-status-port")
     try:
-        await main.serve()
-    finally:
-        status.should_exit = True
-        await status_task
-
-
-ISSUER_FILE = "local-issuer.json"
-# Settings that decide the embedded issuer's URL; when none is set, `keb token` takes the one serve used.
-ISSUER_SETTINGS = ("APP_AUTH_ISSUER", "APP_BROKER_URL", "APP_BROKER_HOST", "APP_BROKER_PORT")
-
-
-def record_issuer(data_dir: Path, issuer: str) -> None:
-    """Remember the issuer ``keb serve`` signs with, so ``keb token`` can sign for the same one."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / ISSUER_FILE).write_text(json.dumps({"issuer": issuer}) + "\n", encoding="utf-8")
-
-
-def recorded_issuer(data_dir: Path) -> str | None:
-    try:
-        value = json.loads((data_dir / ISSUER_FILE).read_text(encoding="utf-8")).get("issuer")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return str(value) if value else None
-
-
-async def _migrate(settings: Settings) -> None:
-    if settings.database_kind == "sqlite":
-        private_directory(settings.data_dir)
-    engine = create_engine(settings.database_url)
-    try:
-        await migrate(engine)
-    finally:
-        await engine.dispose()
+        status = server.serve(settings)
+    except ConfigurationError as error:
+        log.error("%s", error)
+        status = 2
+    raise SystemExit(status)
 
 
 async def _cleanup_bindings(settings: Settings) -> int:
@@ -389,7 +348,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "serve":
         serve(settings)
     elif args.command == "migrate":
-        asyncio.run(_migrate(settings))
+        asyncio.run(server.migrate_database(settings))
         log.info("database schema is up to date")
     elif args.command == "token":
         raise SystemExit(token(settings, args.scope))

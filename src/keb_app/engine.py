@@ -4,6 +4,8 @@ Operations are rows. A dispatcher claims due ones with a lease (``OperationQueue
 runs the processor until the operation waits or ends, then releases the lease. A broker that dies mid-step
 leaves a lease that expires after ``lease_seconds`` (``APP_OPERATION_RECOVERY_DELAY``), and any replica then
 takes the operation over; between steps an operation holds no lease and resumes at once after a restart.
+A broker that is stopped (SIGTERM) stops claiming, lets running steps finish until its grace period ends,
+cancels the rest and releases their leases, so the restarted broker or another replica continues at once.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -46,9 +49,10 @@ class OperationEngine:
         self._lease = lease_seconds
         self._idle_poll = idle_poll
         self._wakeup = asyncio.Event()
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: dict[asyncio.Task[None], str] = {}  # task -> the operation it runs
         self._dispatcher: asyncio.Task[None] | None = None
         self._on_busy = on_busy
+        self._started = False
 
     @property
     def busy(self) -> int:
@@ -65,19 +69,55 @@ class OperationEngine:
 
     async def start(self) -> None:
         if self._dispatcher is None:
+            self._started = True
             self._dispatcher = asyncio.create_task(self._dispatch(), name="keb-engine")
 
-    async def stop(self) -> None:
-        """Stop claiming and cancel running steps; their leases expire and another start resumes them."""
+    async def stop_claiming(self) -> None:
+        """Claim nothing more; running steps go on (the first half of a stop)."""
         if self._dispatcher is not None:
             self._dispatcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._dispatcher
             self._dispatcher = None
-        for task in list(self._running):
+
+    async def stop(self, deadline: float | None = None) -> None:
+        """Stop claiming, let running steps finish until ``deadline`` (``time.monotonic()``), cancel the rest
+        and release their leases, so another engine continues those operations at once.
+        """
+        was_running, self._started = self._started, False
+        await self.stop_claiming()
+        if self._running and deadline is not None:
+            log.info(
+                "the engine stops: waiting up to %.1fs for %d running step(s)",
+                max(deadline - time.monotonic(), 0.0),
+                len(self._running),
+            )
+            await asyncio.wait(set(self._running), timeout=max(deadline - time.monotonic(), 0.0))
+        cancelled = dict(self._running)
+        for task in cancelled:
             task.cancel()
-        if self._running:
-            await asyncio.gather(*self._running, return_exceptions=True)
+        if cancelled:
+            await asyncio.gather(*cancelled, return_exceptions=True)
+        released: list[str] = []
+        for operation_id in cancelled.values():
+            try:
+                await self._queue.release(operation_id, self._owner)
+            except Exception:
+                log.exception(
+                    "could not release the lease of operation %s; it resumes once the lease expires",
+                    operation_id,
+                )
+            else:
+                released.append(operation_id)
+        if released:
+            log.info(
+                "released the lease(s) of %d operation(s) stopped mid-step, to be continued at once by the "
+                "next engine: %s",
+                len(released),
+                ", ".join(sorted(released)),
+            )
+        if was_running:
+            log.info("the operation engine stopped")
 
     async def run_once(self) -> int:
         """Claim what is due and wait for those operations to settle; returns how many ran (for tests)."""
@@ -96,13 +136,13 @@ class OperationEngine:
 
     def _spawn(self, operation_id: str) -> asyncio.Task[None]:
         task = asyncio.create_task(self._run(operation_id), name=f"keb-operation-{operation_id}")
-        self._running.add(task)
+        self._running[task] = operation_id
         self._on_busy(len(self._running))
         task.add_done_callback(self._finished)
         return task
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
+        self._running.pop(task, None)
         self._on_busy(len(self._running))
         self._wakeup.set()  # a worker is free and the operation may be due again soon
 

@@ -7,6 +7,7 @@ a message naming the variable.
 
 from __future__ import annotations
 
+import os
 import re
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -69,6 +70,20 @@ def parse_list(text: str) -> tuple[str, ...]:
 
 def parse_int(text: str) -> int:
     return int(text.strip())
+
+
+def parse_positive_int(text: str) -> int:
+    value = parse_int(text)
+    if value < 1:
+        raise ValueError(f"{value} is not a whole number of at least 1")
+    return value
+
+
+def parse_positive_duration(text: str) -> float:
+    value = parse_duration(text)
+    if value <= 0:
+        raise ValueError(f"{text!r} is not a duration above zero")
+    return value
 
 
 class _Env:
@@ -194,6 +209,31 @@ def _auth(env: _Env, broker_url: str) -> AuthSettings:
     )
 
 
+@attrs.frozen
+class ServingSettings:
+    """``keb serve``: HTTP worker processes, connection limits and the stop (README, "Serving")."""
+
+    workers: int  # HTTP worker processes, each a whole broker with its own operation engine
+    header_timeout: float  # a request's line and headers must arrive within this, else the connection closes
+    body_timeout: float  # a request's body must arrive within this after its headers
+    keep_alive_timeout: float  # an idle keep-alive connection closes after this
+    max_connections: int  # open connections per worker process; a connection beyond it is closed at once
+    shutdown_grace: float  # on SIGTERM: how long open requests and running steps may take to finish
+
+
+def _serving(env: _Env) -> ServingSettings:
+    return ServingSettings(
+        workers=env.get("APP_HTTP_WORKERS", parse_positive_int, os.cpu_count() or 1),
+        header_timeout=env.get("APP_HTTP_HEADER_TIMEOUT", parse_positive_duration, 10.0),
+        body_timeout=env.get("APP_HTTP_BODY_TIMEOUT", parse_positive_duration, 30.0),
+        # Above the 60 s idle timeout of common load balancers, so the broker never closes a connection
+        # the balancer is about to reuse.
+        keep_alive_timeout=env.get("APP_HTTP_KEEP_ALIVE_TIMEOUT", parse_positive_duration, 65.0),
+        max_connections=env.get("APP_HTTP_MAX_CONNECTIONS", parse_positive_int, 1000),
+        shutdown_grace=env.get("APP_SHUTDOWN_GRACE", parse_positive_duration, 20.0),
+    )
+
+
 def _binding_policy(env: _Env) -> ExpirationPolicy:
     policy = ExpirationPolicy(
         default_seconds=env.get("APP_BROKER_BINDING_EXPIRATION_SECONDS", parse_int, 600),
@@ -237,6 +277,7 @@ class Settings:
     local_failing_subaccount_prefix: str
     kubeconfig_allow_origins: tuple[str, ...]
     auth: AuthSettings
+    serving: ServingSettings
     workers: int
     local_ready_after: float
     log_level: str
@@ -424,6 +465,7 @@ class Settings:
             ),
             kubeconfig_allow_origins=env.get("APP_KUBECONFIG_ALLOW_ORIGINS", parse_list, ("*",)),
             auth=_auth(env, broker.broker_url),
+            serving=_serving(env),
             workers=env.get("APP_OPERATION_WORKERS", parse_int, 20),
             local_ready_after=env.get("APP_LOCAL_LANDSCAPE_READY_AFTER", parse_duration, 3.0),
             log_level=env.get("APP_LOG_LEVEL", _one_of(LOG_LEVELS), "info").upper(),

@@ -56,9 +56,19 @@ def _alembic_config(connection: sa.Connection) -> Config:
     return config
 
 
+#: The PostgreSQL advisory lock that serialises migrations of replicas starting together ("keb" in ASCII).
+MIGRATION_LOCK = 0x6B6562
+
+
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest revision (idempotent; safe on every start)."""
+    """Bring the schema to the newest revision (idempotent; safe on every start).
+
+    On PostgreSQL, replicas that start together take turns: a transaction-scoped advisory lock makes the
+    second wait until the first committed, and it then finds the schema up to date.
+    """
     async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), "head"))
 
 

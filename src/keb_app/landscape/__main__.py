@@ -10,7 +10,9 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from keb_app.landscape.local import start_local_landscape
+from keb_app.landscape.local import LandscapePortInUseError, start_local_landscape
+from keb_app.landscape.shared import ALREADY_RUNNING, LandscapeConfig, Serving, own_landscape, probe
+from keb_app.logs import configure_logging
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +37,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--project", default="kyma-dev", help="Gardener project (default kyma-dev)")
     parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="serve the landscape of a broker data directory's landscape/ folder (kubeconfigs/, state/, "
+        "lock, serving.json), refusing if another process serves it",
+    )
+    parser.add_argument(
+        "--failing-subaccount-prefix",
+        default="",
+        help="KIM fails runtimes of subaccounts with this prefix (with --data-dir)",
+    )
+    parser.add_argument("--log-level", default="INFO", help="log level (default INFO)")
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default="text", help="log lines (default text)"
+    )
+    parser.add_argument(
+        "--stop-with-parent",
+        action="store_true",
+        help="stop when standard input closes (the broker that started this process is gone)",
+    )
+    parser.add_argument(
         "--auth",
         choices=("token", "certificate"),
         default="token",
@@ -43,16 +66,60 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _serve_data_dir(args: argparse.Namespace, stop: threading.Event) -> int:
+    """Serve the landscape of one data directory until stopped; refuse if another process serves it."""
+    config = LandscapeConfig(
+        root=args.data_dir,
+        port=args.port or None,
+        ready_after=args.ready_after,
+        project=args.project,
+        failing_subaccount_prefix=args.failing_subaccount_prefix,
+    )
+    try:
+        owned = own_landscape(config)
+    except LandscapePortInUseError as error:
+        logging.getLogger("keb.landscape").error("%s", error)
+        return 2
+    if owned is None:
+        found = probe(config)
+        where = f" at {found.base_url} (pid {found.pid})" if isinstance(found, Serving) else ""
+        sys.stderr.write(f"the local landscape of {config.root} already runs{where}; use that one\n")
+        return ALREADY_RUNNING
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        owned.close()
+    return 0
+
+
+def _stop_when_stdin_closes(stop: threading.Event) -> None:
+    def watch() -> None:
+        while sys.stdin.buffer.read(4096):
+            pass
+        stop.set()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level.upper(), args.log_format)
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGINT, _on_signal)
+    if args.stop_with_parent:
+        # The broker stops this process after its own workers, so steps that finish in the grace period
+        # still reach the landscape; a Ctrl+C meant for the broker must not stop it first.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _stop_when_stdin_closes(stop)
+    else:
+        signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    if args.data_dir is not None:
+        return _serve_data_dir(args, stop)
     landscape = start_local_landscape(
         args.kubeconfig_dir,
         host=args.host,

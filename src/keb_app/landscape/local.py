@@ -1,8 +1,8 @@
 """Start-up of the local landscape: API double with KCP and garden clusters, KIM simulator, kubeconfigs.
 
-``make run`` calls :func:`start_local_landscape` in-process and hands the kubeconfig paths to the broker's
-ordinary configuration (``APP_KCP_KUBECONFIG``, ``APP_GARDENER_KUBECONFIG``), so the broker uses the same
-Kubernetes adapter as in production. ``python -m keb_app.landscape`` runs it on its own.
+``make run`` starts it in a process of its own (``keb_app.landscape.shared``), which calls
+:func:`start_local_landscape`; the broker reads the kubeconfigs it writes, so it uses the same Kubernetes
+adapter as in production. ``python -m keb_app.landscape`` runs it on its own.
 """
 
 from __future__ import annotations
@@ -57,7 +57,17 @@ class LocalLandscape:
         self.close()
 
 
+class LandscapePortInUseError(OSError):
+    """The port the landscape remembers is taken by another program; moving would break kubeconfigs."""
+
+
 def _write_private(path: Path, text: str) -> None:
+    """Write owner-only; an unchanged file is left alone (a restart on the same port rewrites nothing)."""
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return
+    except OSError:
+        pass
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(text)
@@ -70,12 +80,16 @@ def _start_server(host: str, port: int | None, state_dir: Path | None) -> KubeAp
         wanted = (KubeApiServer.persisted_port(state_dir) if state_dir is not None else None) or 0
     try:
         return KubeApiServer(host, wanted, state_dir).start()
-    except OSError:
+    except OSError as error:
         if port is not None or wanted == 0:
             raise
-        # The remembered port is taken: serve elsewhere; kubeconfigs written earlier must be refreshed.
-        _log.warning("port %s is in use; the local landscape takes another one", wanted)
-        return KubeApiServer(host, 0, state_dir).start()
+        # Never move: kubectl commands and binding kubeconfigs issued earlier name the remembered port.
+        raise LandscapePortInUseError(
+            f"the local landscape serves on port {wanted} (remembered in {state_dir}; the kubeconfigs it "
+            f"issued name it), and another program now uses that port ({error.strerror}). Stop that "
+            "program, or set APP_LOCAL_LANDSCAPE_PORT to move the landscape (kubeconfigs issued earlier "
+            "then stop working)"
+        ) from None
 
 
 def start_local_landscape(
@@ -120,8 +134,7 @@ def start_local_landscape(
         server.stop()
         raise
     _log.info(
-        "local landscape at %s: an in-process Kubernetes API double with a KIM simulator; "
-        "no real cluster is created",
+        "local landscape at %s: a Kubernetes API double with a KIM simulator; no real cluster is created",
         server.base_url,
     )
     return LocalLandscape(server=server, kim=kim, kubeconfigs=kubeconfigs)

@@ -7,12 +7,14 @@ work. KCP keeps its own fake clock, so a Runtime CR becomes Ready exactly when a
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, MemoryRuntimeClusters
@@ -126,16 +128,20 @@ async def test_an_operation_stopped_between_stages_finishes_after_a_restart(tmp_
 class StallingControlPlane:
     """KCP whose Runtime creation reaches the server and then never answers: a worker dies mid-step."""
 
-    def __init__(self, inner: MemoryControlPlane) -> None:
+    def __init__(self, inner: MemoryControlPlane, answer_after: float | None = None) -> None:
         self.inner = inner
         self.stalled = asyncio.Event()
+        self.answer_after = answer_after  # None: never
 
     async def get_runtime(self, name: str) -> dict[str, Any] | None:
         return await self.inner.get_runtime(name)
 
     async def create_runtime(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        await self.inner.create_runtime(body)
+        created = await self.inner.create_runtime(body)
         self.stalled.set()
+        if self.answer_after is not None:
+            await asyncio.sleep(self.answer_after)
+            return created
         await asyncio.Event().wait()  # never set: the answer never comes
         raise AssertionError("unreachable")
 
@@ -161,8 +167,8 @@ class StallingControlPlane:
         return await self.inner.get_runtime_kubeconfig(runtime_id)
 
 
-async def test_an_operation_whose_worker_died_is_taken_over_after_the_lease(tmp_path: Path) -> None:
-    """A step left mid-way keeps its lease; another broker waits for the lease to expire, then finishes."""
+async def test_an_operation_whose_worker_hangs_is_taken_over_after_the_lease(tmp_path: Path) -> None:
+    """A step hung mid-way keeps its lease; another broker waits for the lease to expire, then finishes."""
     kcp, kcp_clock = outliving_kcp()
     first = broker(tmp_path, kcp, lease="2s", run_engine=True, stalling=True)
     stalling = first.control_plane
@@ -171,22 +177,89 @@ async def test_an_operation_whose_worker_died_is_taken_over_after_the_lease(tmp_
     try:
         operation_id = await provision(first)
         await asyncio.wait_for(stalling.stalled.wait(), timeout=10)
-    finally:
-        await first.stop()  # the step is cancelled mid-way: no release, the lease stays
-    owner, lease_until = await lease_of(tmp_path, operation_id)
-    assert owner is not None
-    assert lease_until is not None
+        owner, lease_until = await lease_of(tmp_path, operation_id)
+        assert owner is not None
+        assert lease_until is not None
 
-    kcp_clock.advance(READY_AFTER)
-    second = broker(tmp_path, kcp, lease="2s", run_engine=False)
-    await second.start()
-    try:
-        probe = await second.storage.claim_due(lease_until, "probe", lease_until, 10)
-        assert probe == []  # still leased: nobody may take it over yet
-        await second.engine.start()
-        finished = await until_finished(second, operation_id)
+        kcp_clock.advance(READY_AFTER)
+        second = broker(tmp_path, kcp, lease="2s", run_engine=False)
+        await second.start()
+        try:
+            probe = await second.storage.claim_due(lease_until, "probe", lease_until, 10)
+            assert probe == []  # still leased: nobody may take it over yet
+            await second.engine.start()
+            finished = await until_finished(second, operation_id)
+        finally:
+            await second.stop()
     finally:
-        await second.stop()
+        await first.stop()  # its release is a no-op now: the lease is no longer its own
     assert finished.state is OperationState.SUCCEEDED
     assert finished.updated_at > lease_until
     assert len(kcp.runtimes) == 1  # the create that reached KCP was found, not repeated
+
+
+async def test_a_stop_mid_step_releases_the_lease_so_the_next_broker_continues_at_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stopped mid-step with a 120 s lease, a broker releases it; a restarted one finishes within seconds."""
+    kcp, kcp_clock = outliving_kcp()
+    first = broker(tmp_path, kcp, lease="120s", run_engine=True, stalling=True)
+    stalling = first.control_plane
+    assert isinstance(stalling, StallingControlPlane)
+    await first.start()
+    try:
+        operation_id = await provision(first)
+        await asyncio.wait_for(stalling.stalled.wait(), timeout=10)
+    finally:
+        with caplog.at_level(logging.INFO, logger="keb.engine"):
+            await first.stop(deadline=time.monotonic() + 0.2)  # the step never ends: cancelled at the grace
+    assert await lease_of(tmp_path, operation_id) == (None, None)
+    assert f"operation(s) stopped mid-step, to be continued at once by the next engine: {operation_id}" in (
+        caplog.text
+    )
+    assert "the operation engine stopped" in caplog.text
+
+    kcp_clock.advance(READY_AFTER)
+    second = broker(tmp_path, kcp, lease="120s", run_engine=True)
+    started = time.monotonic()
+    await second.start()
+    try:
+        finished = await until_finished(second, operation_id, seconds=10.0)
+    finally:
+        await second.stop()
+    assert finished.state is OperationState.SUCCEEDED
+    assert time.monotonic() - started < 10.0  # far below the 120 s lease
+    assert len(kcp.runtimes) == 1
+
+
+async def test_a_stop_lets_a_running_step_finish_within_the_grace(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A step that ends within the grace period is not cancelled: its stage is recorded, no lease kept."""
+    kcp, _ = outliving_kcp()
+    slow = StallingControlPlane(kcp, answer_after=0.5)
+    clock = SystemClock()
+    services = build_services(
+        settings_for_tests(settings_env(tmp_path, "120s")),
+        control_plane=slow,
+        gardener=MemoryGardener(kcp, clock),
+        runtime_clusters=MemoryRuntimeClusters(kcp, clock),
+        clock=clock,
+        idle_poll=0.05,
+    )
+    await services.start()
+    try:
+        operation_id = await provision(services)
+        await asyncio.wait_for(slow.stalled.wait(), timeout=10)
+    finally:
+        with caplog.at_level(logging.INFO, logger="keb.engine"):
+            await services.stop(deadline=time.monotonic() + 10.0)
+    probe = broker(tmp_path, kcp, run_engine=False)
+    await probe.start()
+    try:
+        operation = await read_operation(probe, operation_id)
+    finally:
+        await probe.stop()
+    assert "create_runtime_resource" in operation.finished_stages
+    assert await lease_of(tmp_path, operation_id) == (None, None)
+    assert "released the lease" not in caplog.text

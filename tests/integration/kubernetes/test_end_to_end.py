@@ -122,7 +122,7 @@ async def live_broker(tmp_path: Path, env: Mapping[str, str] | None = None) -> A
         }
     )
     assert settings.cluster_mode == "local"
-    services = build_services(settings)
+    services = build_services(settings, landscape_in_process=True)  # the tests look inside the landscape
     await services.start()
     port = services.landscape[0].server.port
     try:
