@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import attrs
 
+from keb_adapters.files import private_directory, private_file
 from keb_app.landscape.local import LocalLandscape, start_local_landscape
 from keb_domain.errors import ConfigurationError
 
@@ -91,7 +92,7 @@ def failing_subaccounts(prefix: str) -> Callable[[Mapping[str, Any]], str | None
 
 def _try_lock(path: Path) -> int | None:
     """A descriptor holding the exclusive lock on ``path``, or None when another process holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_directory(path.parent)
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -157,7 +158,7 @@ def own_landscape(config: LandscapeConfig) -> OwnedLandscape | None:
         _unlock(descriptor)
         raise
     serving = {"pid": os.getpid(), "base_url": landscape.server.base_url}
-    temporary = config.serving_file.with_suffix(".tmp")
+    temporary = private_file(config.serving_file.with_suffix(".tmp"))  # owner-only, as the data directory
     temporary.write_text(json.dumps(serving), encoding="utf-8")
     temporary.replace(config.serving_file)
     return OwnedLandscape(config, landscape, descriptor)
