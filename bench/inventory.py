@@ -115,9 +115,24 @@ def _uuid(rng: random.Random) -> str:
 class Landscape:
     """Deterministic synthetic runtimes: runtime ``n`` is the same whatever else is generated."""
 
-    def __init__(self, total: int, seed: int) -> None:
+    def __init__(
+        self,
+        total: int,
+        seed: int,
+        *,
+        updates: Sequence[int] = (0, 0, 0, 0, 0, 1, 1, 2, 3, 5),
+        running: bool = True,
+    ) -> None:
+        """``updates``: the update counts a succeeded runtime draws from; ``running=False``: none in flight.
+
+        Without operations in flight a broker started on the data has no work left to do
+        (``bench/http_bench.py`` measures reads on it); the random draws are the same either way, so runtime
+        ``n`` keeps its ids.
+        """
         self.total = total
         self.seed = seed
+        self.updates = tuple(updates)
+        self.running = running
         self.accounts = max(total // 5, 1)  # about five runtimes per global account
 
     def runtime(self, n: int, batch: Batch) -> None:
@@ -132,7 +147,8 @@ class Landscape:
         account = f"ga-{rng.randrange(self.accounts):06d}"
         subaccount = f"sa-{n:07d}"
         trial_like = plan_name in ("trial", "free")
-        newest = n >= self.total - max(self.total // 50, 1)  # the newest 2 % are still provisioning
+        # The newest 2 % are still provisioning.
+        newest = self.running and n >= self.total - max(self.total // 50, 1)
 
         operations: list[Operation] = []
         clock = created
@@ -173,7 +189,7 @@ class Landscape:
         context: dict[str, Any] = {"globalaccount_id": account, "subaccount_id": subaccount, "user_id": "u"}
         expired_at = None
         if first is OperationState.SUCCEEDED:
-            for _ in range(rng.choice((0, 0, 0, 0, 0, 1, 1, 2, 3, 5))):
+            for _ in range(rng.choice(self.updates)):
                 state = OperationState.FAILED if rng.random() < 0.03 else OperationState.SUCCEEDED
                 operation(OperationType.UPDATE, state, UPDATE_STAGES)
             if trial_like and rng.random() < 0.4:  # expired and suspended
@@ -188,7 +204,8 @@ class Landscape:
                     )
                     context["active"] = True
             elif roll > 0.995:  # a deprovisioning running or failed right now
-                state = OperationState.IN_PROGRESS if roll > 0.998 else OperationState.FAILED
+                running = roll > 0.998 and self.running
+                state = OperationState.IN_PROGRESS if running else OperationState.FAILED
                 operation(OperationType.DEPROVISION, state, DEPROVISION_STAGES)
         started = [op for op in operations if op.state is not OperationState.PENDING]
         batch.operations += operations
