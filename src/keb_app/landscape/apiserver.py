@@ -271,6 +271,10 @@ class KubeApiServer:
         self._ca: CertificateAuthority | None = None
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
+        # Changed clusters wait here for the writer thread, which writes each once however often it changed.
+        self._pending: set[str] = set()
+        self._pending_changed = threading.Condition()
+        self._writer: threading.Thread | None = None
 
     def __repr__(self) -> str:
         where = self.base_url if self._httpd is not None else "stopped"
@@ -304,6 +308,11 @@ class KubeApiServer:
             daemon=True,
         )
         self._thread.start()
+        if self._state is not None:
+            self._writer = threading.Thread(
+                target=self._write_changes, name="keb-landscape-state", daemon=True
+            )
+            self._writer.start()
         self._save()
         _log.info("Kubernetes API double serving at %s", self.base_url)
         return self
@@ -321,6 +330,12 @@ class KubeApiServer:
             thread.join(timeout=10)
         self._httpd = None
         self._thread = None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with self._pending_changed:
+                self._pending_changed.notify()
+            writer.join(timeout=30)
+        self._flush()  # what changed after the writer's last round
 
     def __enter__(self) -> KubeApiServer:
         return self.start()
@@ -507,13 +522,43 @@ class KubeApiServer:
         return _kubeconfig.build_kubeconfig(addresses, self.ca_pem, addresses[0][0], user)
 
     def cluster_changed(self, cluster: FakeCluster) -> None:
-        """Write a cluster through to the state directory (called with the cluster's lock held)."""
+        """Note that a cluster changed, to be written to the state directory (called with its lock held).
+
+        While serving, a writer thread writes it soon after: a cluster's file is its whole snapshot, so
+        writing it on every change made each write cost as much as the cluster is large (with the cluster
+        locked meanwhile); changes made while a write is under way now share the next one. ``stop`` writes
+        what is left, so a stopped server has everything on disk.
+        """
         if self._state is None:
             return
-        with self._lock:
-            if self._clusters.get(cluster.name) is not cluster:
-                return  # removed meanwhile: do not resurrect its file
-        self._state.write(f"clusters/{cluster.name}.json", cluster.snapshot())
+        with self._pending_changed:
+            self._pending.add(cluster.name)
+            self._pending_changed.notify()
+        if self._writer is None:
+            self._flush()  # not serving: write through at once
+
+    def _write_changes(self) -> None:
+        """The writer thread: write changed clusters until the server stops."""
+        while self._httpd is not None:
+            with self._pending_changed:
+                while not self._pending and self._httpd is not None:
+                    self._pending_changed.wait(timeout=1.0)
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write every changed cluster's snapshot (taken outside the server's lock, as requests lock the
+        cluster first and the server second)."""
+        with self._pending_changed:
+            names, self._pending = self._pending, set()
+        for name in sorted(names):
+            cluster = self.find_cluster(name)
+            if cluster is None or self._state is None:
+                continue  # removed meanwhile
+            snapshot = cluster.snapshot()
+            with self._lock:
+                if self._clusters.get(name) is not cluster:
+                    continue  # removed meanwhile: do not resurrect its file
+                self._state.write(f"clusters/{name}.json", snapshot)
 
     # --- internals ----------------------------------------------------------------------------------
 
