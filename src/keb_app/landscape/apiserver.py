@@ -57,6 +57,9 @@ _FAULT_REASONS = {
     504: ("Timeout", "the server was unable to return a response in the time allotted"),
 }
 
+#: How much longer than a round of writes the state writer rests before the next round.
+_WRITER_REST = 4.0
+
 
 class _Handler(BaseHTTPRequestHandler):
     """Parses HTTP, finds the cluster, applies injected faults and writes JSON answers."""
@@ -538,12 +541,21 @@ class KubeApiServer:
             self._flush()  # not serving: write through at once
 
     def _write_changes(self) -> None:
-        """The writer thread: write changed clusters until the server stops."""
+        """The writer thread: write changed clusters until the server stops.
+
+        After each round it rests ``_WRITER_REST`` times as long as the round took, so that writing large
+        clusters takes at most a fifth of the process (one GIL) from the threads answering requests.
+        """
         while self._httpd is not None:
             with self._pending_changed:
                 while not self._pending and self._httpd is not None:
                     self._pending_changed.wait(timeout=1.0)
+            began = time.monotonic()
             self._flush()
+            rest_until = time.monotonic() + (time.monotonic() - began) * _WRITER_REST
+            with self._pending_changed:
+                while self._httpd is not None and (left := rest_until - time.monotonic()) > 0:
+                    self._pending_changed.wait(timeout=left)
 
     def _flush(self) -> None:
         """Write every changed cluster's snapshot (taken outside the server's lock, as requests lock the
