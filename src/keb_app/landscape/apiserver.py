@@ -49,6 +49,8 @@ _CLUSTER_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # authenticator can answer 401, as kube-apiserver does, instead of failing the handshake.
 _NO_CHECK_TIME = 0x200000
 _STATE_FILE = "landscape.json"
+#: The pending entry of the landscape's own document among the changed clusters' names (never a name).
+_LANDSCAPE = ""
 _FAULT_REASONS = {
     429: ("TooManyRequests", "Too many requests, please try again later."),
     500: ("InternalError", "Internal error occurred: injected fault"),
@@ -278,6 +280,7 @@ class KubeApiServer:
         self._pending: set[str] = set()
         self._pending_changed = threading.Condition()
         self._writer: threading.Thread | None = None
+        self._served_port: int | None = None  # the port of the last start, kept in the state after stop
 
     def __repr__(self) -> str:
         where = self.base_url if self._httpd is not None else "stopped"
@@ -303,6 +306,7 @@ class KubeApiServer:
         context = self._ssl_context()
         httpd = _HttpServer((self.host, self._requested_port), self, context)
         self._httpd = httpd
+        self._served_port = int(httpd.server_address[1])
         self._thread = threading.Thread(
             target=httpd.serve_forever,
             # stop() waits up to one poll interval; short keeps test teardown fast, the idle cost is nil.
@@ -316,7 +320,7 @@ class KubeApiServer:
                 target=self._write_changes, name="keb-landscape-state", daemon=True
             )
             self._writer.start()
-        self._save()
+        self._write_landscape()  # at once: the port is read from it before the next start
         _log.info("Kubernetes API double serving at %s", self.base_url)
         return self
 
@@ -401,7 +405,7 @@ class KubeApiServer:
             self._issued = {fp: entry for fp, entry in self._issued.items() if entry["cluster"] != name}
             if self._state is not None:
                 self._state.remove(f"clusters/{name}.json")
-            self._save()
+            self._write_landscape()  # at once: it must not list a cluster whose file is gone
 
     def cluster(self, name: str) -> FakeCluster:
         """The cluster named ``name``.
@@ -562,6 +566,9 @@ class KubeApiServer:
         cluster first and the server second)."""
         with self._pending_changed:
             names, self._pending = self._pending, set()
+        if names and _LANDSCAPE in names:
+            names.discard(_LANDSCAPE)
+            self._write_landscape()
         for name in sorted(names):
             cluster = self.find_cluster(name)
             if cluster is None or self._state is None:
@@ -620,6 +627,19 @@ class KubeApiServer:
             )
 
     def _save(self) -> None:
+        """Have the landscape's own document written: soon by the writer thread while serving (each
+        issued certificate adds to it), else at once."""
+        if self._state is None:
+            return
+        if self._writer is None:
+            self._write_landscape()
+            return
+        with self._pending_changed:
+            self._pending.add(_LANDSCAPE)
+            self._pending_changed.notify()
+
+    def _write_landscape(self) -> None:
+        """Write the landscape's own document (CA, issued certificates, cluster names) now."""
         if self._state is None:
             return
         with self._lock:
@@ -627,7 +647,7 @@ class KubeApiServer:
             now = self._clock()
             document = {
                 "version": 1,
-                "port": self.port if self._httpd is not None else None,
+                "port": self._served_port,
                 "ca": {"key": authority.key_pem.decode("ascii"), "cert": authority.cert_pem.decode("ascii")},
                 "issuedCertificates": {
                     fp: e for fp, e in self._issued.items() if e["notAfter"] > now - 86400
