@@ -29,6 +29,7 @@ from typing import ClassVar
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from keb_adapters.files import private_directory
 from keb_adapters.sql.database import create_engine, migrate
 from keb_app.app import create_app
 from keb_app.bootstrap import Services, build_services, landscape_config
@@ -193,7 +194,7 @@ def _worker_main(sock: socket.socket) -> None:
 async def migrate_database(settings: Settings) -> None:
     """Bring the schema up to date once, before any worker starts."""
     if settings.database_kind == "sqlite":
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(settings.data_dir)
     engine = create_engine(settings.database_url)
     try:
         await migrate(engine)

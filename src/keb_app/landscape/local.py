@@ -16,6 +16,7 @@ from typing import Literal
 
 import attrs
 
+from keb_adapters.files import private_directory
 from keb_app.landscape import _kubeconfig
 from keb_app.landscape.apiserver import KubeApiServer
 from keb_app.landscape.kim import JsonObject, KimSimulator
@@ -120,7 +121,7 @@ def start_local_landscape(
         kcp.ensure_namespace("kcp-system")
         garden = server.find_cluster(GARDEN) or server.add_cluster(GARDEN, namespaces=("default",))
         garden.ensure_namespace(f"garden-{project}")
-        kubeconfig_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(kubeconfig_dir)
         kubeconfigs: dict[str, Path] = {}
         for name in (KCP, GARDEN):
             path = kubeconfig_dir / f"{name}.yaml"
