@@ -251,7 +251,8 @@ class KubeApiServer:
         port: port to bind, 0 for an ephemeral one. Reuse the same port (and ``state_dir``) to keep
             earlier kubeconfigs working across restarts.
         state_dir: when given, CA, clusters, objects, issued certificates and admin tokens are
-            written through to this directory (owner-only files) and reloaded on :meth:`start`.
+            written to this directory (owner-only files) soon after each change, by a writer thread
+            while serving and completely by :meth:`stop`, and reloaded on :meth:`start`.
         clock: epoch seconds; drives timestamps, token and certificate validity (tests pass a fake).
         registry: the resources every cluster serves.
     """
