@@ -200,6 +200,7 @@ async def migrate_database(settings: Settings) -> None:
         await migrate(engine)
     finally:
         await engine.dispose()
+    log.info("database schema is up to date")
 
 
 def _listen(settings: Settings) -> socket.socket:
