@@ -348,8 +348,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "serve":
         serve(settings)
     elif args.command == "migrate":
-        asyncio.run(server.migrate_database(settings))
-        log.info("database schema is up to date")
+        asyncio.run(server.migrate_database(settings))  # it says so in the log
     elif args.command == "token":
         raise SystemExit(token(settings, args.scope))
     elif args.command == "cleanup-bindings":

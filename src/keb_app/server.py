@@ -240,6 +240,7 @@ async def migrate_database(settings: Settings) -> None:
         await migrate(engine)
     finally:
         await engine.dispose()
+    log.info("database schema is up to date")
 
 
 def _bind(host: str, port: int, names: str) -> socket.socket:

@@ -1,4 +1,4 @@
-"""Write-through persistence of the landscape: JSON files replaced atomically, readable only by the owner."""
+"""Persistence of the landscape: JSON files replaced atomically, readable only by the owner."""
 
 from __future__ import annotations
 

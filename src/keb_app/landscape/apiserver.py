@@ -49,6 +49,8 @@ _CLUSTER_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # authenticator can answer 401, as kube-apiserver does, instead of failing the handshake.
 _NO_CHECK_TIME = 0x200000
 _STATE_FILE = "landscape.json"
+#: The pending entry of the landscape's own document among the changed clusters' names (never a name).
+_LANDSCAPE = ""
 _FAULT_REASONS = {
     429: ("TooManyRequests", "Too many requests, please try again later."),
     500: ("InternalError", "Internal error occurred: injected fault"),
@@ -56,6 +58,9 @@ _FAULT_REASONS = {
     503: ("ServiceUnavailable", "the server is currently unable to handle the request"),
     504: ("Timeout", "the server was unable to return a response in the time allotted"),
 }
+
+#: How much longer than a round of writes the state writer rests before the next round.
+_WRITER_REST = 4.0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -246,7 +251,8 @@ class KubeApiServer:
         port: port to bind, 0 for an ephemeral one. Reuse the same port (and ``state_dir``) to keep
             earlier kubeconfigs working across restarts.
         state_dir: when given, CA, clusters, objects, issued certificates and admin tokens are
-            written through to this directory (owner-only files) and reloaded on :meth:`start`.
+            written to this directory (owner-only files) soon after each change, by a writer thread
+            while serving and completely by :meth:`stop`, and reloaded on :meth:`start`.
         clock: epoch seconds; drives timestamps, token and certificate validity (tests pass a fake).
         registry: the resources every cluster serves.
     """
@@ -271,6 +277,11 @@ class KubeApiServer:
         self._ca: CertificateAuthority | None = None
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
+        # Changed clusters wait here for the writer thread, which writes each once however often it changed.
+        self._pending: set[str] = set()
+        self._pending_changed = threading.Condition()
+        self._writer: threading.Thread | None = None
+        self._served_port: int | None = None  # the port of the last start, kept in the state after stop
 
     def __repr__(self) -> str:
         where = self.base_url if self._httpd is not None else "stopped"
@@ -296,6 +307,7 @@ class KubeApiServer:
         context = self._ssl_context()
         httpd = _HttpServer((self.host, self._requested_port), self, context)
         self._httpd = httpd
+        self._served_port = int(httpd.server_address[1])
         self._thread = threading.Thread(
             target=httpd.serve_forever,
             # stop() waits up to one poll interval; short keeps test teardown fast, the idle cost is nil.
@@ -304,7 +316,12 @@ class KubeApiServer:
             daemon=True,
         )
         self._thread.start()
-        self._save()
+        if self._state is not None:
+            self._writer = threading.Thread(
+                target=self._write_changes, name="keb-landscape-state", daemon=True
+            )
+            self._writer.start()
+        self._write_landscape()  # at once: the port is read from it before the next start
         _log.info("Kubernetes API double serving at %s", self.base_url)
         return self
 
@@ -321,6 +338,12 @@ class KubeApiServer:
             thread.join(timeout=10)
         self._httpd = None
         self._thread = None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with self._pending_changed:
+                self._pending_changed.notify()
+            writer.join(timeout=30)
+        self._flush()  # what changed after the writer's last round
 
     def __enter__(self) -> KubeApiServer:
         return self.start()
@@ -383,7 +406,7 @@ class KubeApiServer:
             self._issued = {fp: entry for fp, entry in self._issued.items() if entry["cluster"] != name}
             if self._state is not None:
                 self._state.remove(f"clusters/{name}.json")
-            self._save()
+            self._write_landscape()  # at once: it must not list a cluster whose file is gone
 
     def cluster(self, name: str) -> FakeCluster:
         """The cluster named ``name``.
@@ -507,13 +530,55 @@ class KubeApiServer:
         return _kubeconfig.build_kubeconfig(addresses, self.ca_pem, addresses[0][0], user)
 
     def cluster_changed(self, cluster: FakeCluster) -> None:
-        """Write a cluster through to the state directory (called with the cluster's lock held)."""
+        """Note that a cluster changed, to be written to the state directory (called with its lock held).
+
+        While serving, a writer thread writes it soon after: a cluster's file is its whole snapshot, so
+        writing it on every change made each write cost as much as the cluster is large (with the cluster
+        locked meanwhile); changes made while a write is under way now share the next one. ``stop`` writes
+        what is left, so a stopped server has everything on disk.
+        """
         if self._state is None:
             return
-        with self._lock:
-            if self._clusters.get(cluster.name) is not cluster:
-                return  # removed meanwhile: do not resurrect its file
-        self._state.write(f"clusters/{cluster.name}.json", cluster.snapshot())
+        with self._pending_changed:
+            self._pending.add(cluster.name)
+            self._pending_changed.notify()
+        if self._writer is None:
+            self._flush()  # not serving: write through at once
+
+    def _write_changes(self) -> None:
+        """The writer thread: write changed clusters until the server stops.
+
+        After each round it rests ``_WRITER_REST`` times as long as the round took, so that writing large
+        clusters takes at most a fifth of the process (one GIL) from the threads answering requests.
+        """
+        while self._httpd is not None:
+            with self._pending_changed:
+                while not self._pending and self._httpd is not None:
+                    self._pending_changed.wait(timeout=1.0)
+            began = time.monotonic()
+            self._flush()
+            rest_until = time.monotonic() + (time.monotonic() - began) * _WRITER_REST
+            with self._pending_changed:
+                while self._httpd is not None and (left := rest_until - time.monotonic()) > 0:
+                    self._pending_changed.wait(timeout=left)
+
+    def _flush(self) -> None:
+        """Write every changed cluster's snapshot (taken outside the server's lock, as requests lock the
+        cluster first and the server second)."""
+        with self._pending_changed:
+            names, self._pending = self._pending, set()
+        if names and _LANDSCAPE in names:
+            names.discard(_LANDSCAPE)
+            self._write_landscape()
+        for name in sorted(names):
+            cluster = self.find_cluster(name)
+            if cluster is None or self._state is None:
+                continue  # removed meanwhile
+            snapshot = cluster.snapshot()
+            with self._lock:
+                if self._clusters.get(name) is not cluster:
+                    continue  # removed meanwhile: do not resurrect its file
+                self._state.write(f"clusters/{name}.json", snapshot)
 
     # --- internals ----------------------------------------------------------------------------------
 
@@ -563,6 +628,19 @@ class KubeApiServer:
             )
 
     def _save(self) -> None:
+        """Have the landscape's own document written: soon by the writer thread while serving (each
+        issued certificate adds to it), else at once."""
+        if self._state is None:
+            return
+        if self._writer is None:
+            self._write_landscape()
+            return
+        with self._pending_changed:
+            self._pending.add(_LANDSCAPE)
+            self._pending_changed.notify()
+
+    def _write_landscape(self) -> None:
+        """Write the landscape's own document (CA, issued certificates, cluster names) now."""
         if self._state is None:
             return
         with self._lock:
@@ -570,7 +648,7 @@ class KubeApiServer:
             now = self._clock()
             document = {
                 "version": 1,
-                "port": self.port if self._httpd is not None else None,
+                "port": self._served_port,
                 "ca": {"key": authority.key_pem.decode("ascii"), "cert": authority.cert_pem.decode("ascii")},
                 "issuedCertificates": {
                     fp: e for fp, e in self._issued.items() if e["notAfter"] > now - 86400

@@ -1,8 +1,10 @@
-"""Write-through state: a restart on the same port keeps clusters, objects and earlier kubeconfigs working."""
+"""Persisted state: a restart on the same port keeps clusters, objects and earlier kubeconfigs working."""
 
 from __future__ import annotations
 
+import json
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +108,26 @@ def test_removed_cluster_stays_removed_after_restart(tmp_path: Path, clock: Fake
         first.remove_cluster("skr-gone")
     with KubeApiServer(state_dir=state, clock=clock) as second:
         assert second.clusters == ["kcp"]
+
+
+def test_changes_reach_the_state_directory_while_serving(
+    tmp_path: Path, clock: FakeClock, make_client: ClientFactory
+) -> None:
+    """A change made while serving is written to its cluster's file soon, without waiting for a stop."""
+    state = tmp_path / "state"
+    with KubeApiServer(state_dir=state, clock=clock) as server:
+        server.add_cluster("kcp")
+        core = client.CoreV1Api(make_client(server.admin_kubeconfig("kcp")))
+        for n in range(20):
+            core.create_namespaced_service_account(
+                "default", client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=f"account-{n}"))
+            )
+        deadline = time.monotonic() + 10
+        names: set[str] = set()
+        while time.monotonic() < deadline:
+            snapshot = json.loads((state / "clusters" / "kcp.json").read_text(encoding="utf-8"))
+            names = {o["metadata"]["name"] for o in snapshot["objects"] if o["kind"] == "ServiceAccount"}
+            if "account-19" in names:
+                break
+            time.sleep(0.05)
+        assert {f"account-{n}" for n in range(20)} <= names
