@@ -81,6 +81,7 @@ def keb_env(data_dir: Path, port: int, env: Mapping[str, str]) -> dict[str, str]
         **base,
         "APP_DATA_DIR": str(data_dir),
         "APP_BROKER_PORT": str(port),
+        "APP_BROKER_STATUS_PORT": "0",  # brokers of one test run side by side; 8071 is for one of them at most
         "APP_AUTH_MODE": "none",
         "APP_DATABASE_SECRET_KEY": KEY,
         "APP_HTTP_WORKERS": "1",
