@@ -25,8 +25,9 @@ from keb_adapters.crypto import AesGcmCipher, local_secret_key
 from keb_adapters.http.bindings import BindingCreation
 from keb_adapters.kubernetes.client import KubeClient, LazyClient
 from keb_adapters.kubernetes.control_plane import KubernetesControlPlane
-from keb_adapters.kubernetes.gardener import KubernetesGardener
+from keb_adapters.kubernetes.gardener import KubernetesCredentialsBindings, KubernetesGardener
 from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
+from keb_adapters.memory.accounts import MemoryCredentialsBindings
 from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, MemoryRuntimeClusters
 from keb_adapters.memory.inventory import MemoryInventory
 from keb_adapters.memory.storage import MemoryStorage
@@ -36,6 +37,7 @@ from keb_adapters.sql.storage import SqlStorage
 from keb_adapters.system import RandomIds, SystemClock
 from keb_app.engine import OperationEngine
 from keb_app.landscape.local import LocalLandscape, start_local_landscape
+from keb_app.landscape.pools import local_pools
 from keb_app.settings import Settings
 from keb_domain.auth import TokenVerifier
 from keb_domain.errors import ConfigurationError
@@ -43,6 +45,7 @@ from keb_domain.ports import (
     Cipher,
     Clock,
     ControlPlane,
+    CredentialsBindings,
     Gardener,
     IdGenerator,
     Inventory,
@@ -51,6 +54,7 @@ from keb_domain.ports import (
     UnitOfWork,
 )
 from keb_domain.secrets import Secret
+from keb_domain.usecases.accounts import HyperscalerAccounts
 from keb_domain.usecases.bindings import BindingUseCases, CleanupReport, CredentialIssuer
 from keb_domain.usecases.instances import InstanceUseCases
 from keb_domain.usecases.inventory import InventoryUseCases
@@ -128,6 +132,10 @@ class Services:
                 )
 
 
+# Tests on the memory control plane provision many runtimes of one global account and of many accounts.
+MEMORY_POOL_SIZE = 200
+
+
 def build_services(
     settings: Settings,
     *,
@@ -139,6 +147,7 @@ def build_services(
     gardener: Gardener | None = None,
     runtime_clusters: RuntimeClusters | None = None,
     cipher: Cipher | None = None,
+    credentials_bindings: CredentialsBindings | None = None,
     run_engine: bool = True,
     idle_poll: float = 1.0,
 ) -> Services:
@@ -168,17 +177,26 @@ def build_services(
         kcp_client, garden_client = _kubernetes_clients(settings, landscape, startup, shutdown)
         control_plane = KubernetesControlPlane(kcp_client)
         gardener = gardener or KubernetesGardener(garden_client, settings.gardener_project)
+        credentials_bindings = credentials_bindings or KubernetesCredentialsBindings(
+            garden_client, settings.gardener_project
+        )
         runtime_clusters = runtime_clusters or KubernetesRuntimeClusters(
             control_plane, settings.kubernetes_timeout
         )
     if isinstance(control_plane, MemoryControlPlane):
         gardener = gardener or MemoryGardener(control_plane, clock)
         runtime_clusters = runtime_clusters or MemoryRuntimeClusters(control_plane, clock)
-    if gardener is None or runtime_clusters is None:
+        if credentials_bindings is None:
+            memory_pools = MemoryCredentialsBindings(control_plane)
+            for name, labels in local_pools(MEMORY_POOL_SIZE):
+                memory_pools.add(name, labels)
+            credentials_bindings = memory_pools
+    if gardener is None or runtime_clusters is None or credentials_bindings is None:
         raise ConfigurationError(
             "a control plane other than the memory one needs Gardener and runtime clusters"
         )
-    processor = OperationProcessor(storage, control_plane, clock, ids, settings.broker)
+    accounts = HyperscalerAccounts(settings.hap_rules, credentials_bindings)
+    processor = OperationProcessor(storage, control_plane, clock, ids, settings.broker, accounts=accounts)
     operation_engine = OperationEngine(
         storage,
         processor,
@@ -270,6 +288,7 @@ def _kubernetes_clients(
                     ready_after=settings.local_ready_after,
                     project=settings.gardener_project,
                     fail_when=_failing_subaccounts(settings.local_failing_subaccount_prefix),
+                    pool_size=settings.local_pool_size,
                 )
             )
 

@@ -25,6 +25,7 @@ from keb_domain.model.configuration import (
     parse_plans_configuration,
     parse_providers_configuration,
 )
+from keb_domain.model.hap import DEFAULT_RULES, HapRuleError, HapRules
 from keb_domain.model.plans import ALL_PLANS, PLANS_BY_NAME, Provider
 from keb_domain.model.regions import RegionPolicy
 from keb_domain.model.resources import OidcConfig, RuntimeDefaults
@@ -179,6 +180,22 @@ def _binding_policy(env: _Env) -> ExpirationPolicy:
     return policy
 
 
+def _hap_rules(env: _Env, enabled_plans: frozenset[str]) -> HapRules:
+    """KEB's ``APP_HAP_RULE_FILE_PATH``: a YAML file with a ``rule`` list (the chart's ``hap.rule``)."""
+    key = "APP_HAP_RULE_FILE_PATH"
+    path = env.text(key, "")
+    entries: list[str] = list(DEFAULT_RULES)
+    if path:
+        loaded = _load_yaml(key, path, "")
+        if not isinstance(loaded, Mapping) or not isinstance(loaded.get("rule"), list):
+            raise ConfigurationError(f"{key}: expected a mapping with a 'rule' list")
+        entries = [str(entry) for entry in loaded["rule"]]
+    try:
+        return HapRules.parse(entries, PLANS_BY_NAME, required_plans=sorted(enabled_plans))
+    except HapRuleError as error:
+        raise ConfigurationError(f"{key}: {error.description}") from None
+
+
 @attrs.frozen
 class Settings:
     """Everything the application is configured with."""
@@ -204,8 +221,10 @@ class Settings:
     auth: AuthSettings
     workers: int
     local_ready_after: float
+    local_pool_size: int
     log_level: str
     log_format: str
+    hap_rules: HapRules
 
     def __repr__(self) -> str:
         # The database URL may carry a password.
@@ -361,6 +380,8 @@ class Settings:
             auth=_auth(env, broker.broker_url),
             workers=env.get("APP_OPERATION_WORKERS", parse_int, 20),
             local_ready_after=env.get("APP_LOCAL_LANDSCAPE_READY_AFTER", parse_duration, 3.0),
+            local_pool_size=env.get("APP_LOCAL_LANDSCAPE_POOL_SIZE", parse_int, 20),
             log_level=env.text("APP_LOG_LEVEL", "info").upper(),
             log_format=env.text("APP_LOG_FORMAT", "text"),
+            hap_rules=_hap_rules(env, catalog.enabled_plans),
         )

@@ -13,11 +13,15 @@ from typing import Any
 
 import attrs
 
+from keb_adapters.memory.accounts import MemoryCredentialsBindings
 from keb_adapters.memory.clusters import MemoryControlPlane
 from keb_adapters.memory.storage import MemoryStorage
+from keb_app.landscape.pools import local_pools
+from keb_domain.model.hap import DEFAULT_RULES, HapRules
 from keb_domain.model.instance import Instance
 from keb_domain.model.operation import Operation
-from keb_domain.model.plans import KYMA_SERVICE_ID
+from keb_domain.model.plans import KYMA_SERVICE_ID, PLANS_BY_NAME
+from keb_domain.usecases.accounts import HyperscalerAccounts
 from keb_domain.usecases.config import BrokerConfig
 from keb_domain.usecases.instances import InstanceUseCases, ProvisionCommand, UpdateCommand
 from keb_domain.usecases.processing import OperationProcessor
@@ -43,6 +47,7 @@ class Core:
     config: BrokerConfig
     instances: InstanceUseCases
     processor: OperationProcessor
+    pools: MemoryCredentialsBindings
 
     async def run_due(self) -> int:
         """Process every operation that is due now, once each; returns how many ran."""
@@ -86,12 +91,17 @@ def make_core(
     *,
     ready_after: float = 0.0,
     deletion_delay: float = 0.0,
+    pool_size: int = 20,
 ) -> Core:
     clock = FakeClock()
     ids = SequentialIds()
     storage = MemoryStorage()
     kcp = MemoryControlPlane(clock, ready_after=ready_after, deletion_delay=deletion_delay)
     used = config or default_config()
+    pools = MemoryCredentialsBindings(kcp)
+    for name, labels in local_pools(pool_size):
+        pools.add(name, labels)
+    accounts = HyperscalerAccounts(HapRules.parse(DEFAULT_RULES, PLANS_BY_NAME), pools)
     return Core(
         clock=clock,
         ids=ids,
@@ -99,7 +109,8 @@ def make_core(
         kcp=kcp,
         config=used,
         instances=InstanceUseCases(storage, clock, ids, used),
-        processor=OperationProcessor(storage, kcp, clock, ids, used),
+        processor=OperationProcessor(storage, kcp, clock, ids, used, accounts=accounts),
+        pools=pools,
     )
 
 

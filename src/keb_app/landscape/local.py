@@ -19,6 +19,7 @@ import attrs
 from keb_app.landscape import _kubeconfig
 from keb_app.landscape.apiserver import KubeApiServer
 from keb_app.landscape.kim import JsonObject, KimSimulator
+from keb_app.landscape.pools import CREDENTIALS_BINDINGS, credentials_binding, local_pools
 
 _log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ def start_local_landscape(
     project: str = "kyma-dev",
     auth: Literal["token", "certificate"] = "token",
     fail_when: Callable[[JsonObject], str | None] | None = None,
+    pool_size: int = 20,
 ) -> LocalLandscape:
     """Start the landscape and write admin kubeconfigs ``kcp.yaml`` and ``garden.yaml`` (mode 0600).
 
@@ -99,13 +101,19 @@ def start_local_landscape(
         project: Gardener project; its namespace ``garden-{project}`` holds the Shoots.
         auth: how the written kubeconfigs authenticate.
         fail_when: names Runtimes that KIM turns ``Failed`` (with the message it returns).
+        pool_size: CredentialsBindings per dedicated hyperscaler account pool (missing ones are added;
+            existing ones, with their claims, are kept).
     """
     server = _start_server(host, port, state_dir)
     try:
         kcp = server.find_cluster(KCP) or server.add_cluster(KCP, namespaces=("default", "kcp-system"))
         kcp.ensure_namespace("kcp-system")
         garden = server.find_cluster(GARDEN) or server.add_cluster(GARDEN, namespaces=("default",))
-        garden.ensure_namespace(f"garden-{project}")
+        namespace = f"garden-{project}"
+        garden.ensure_namespace(namespace)
+        for name, labels in local_pools(pool_size):
+            if garden.get(CREDENTIALS_BINDINGS, name, namespace) is None:
+                garden.create(CREDENTIALS_BINDINGS, credentials_binding(name, namespace, labels), namespace)
         kubeconfig_dir.mkdir(parents=True, exist_ok=True)
         kubeconfigs: dict[str, Path] = {}
         for name in (KCP, GARDEN):
