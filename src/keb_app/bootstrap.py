@@ -193,7 +193,8 @@ def build_services(
             credentials_bindings = memory_pools
     if gardener is None or runtime_clusters is None or credentials_bindings is None:
         raise ConfigurationError(
-            "a control plane other than the memory one needs Gardener and runtime clusters"
+            "a control plane other than the memory one needs Gardener, runtime clusters and "
+            "credentials bindings"
         )
     accounts = HyperscalerAccounts(settings.hap_rules, credentials_bindings)
     processor = OperationProcessor(storage, control_plane, clock, ids, settings.broker, accounts=accounts)

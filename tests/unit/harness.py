@@ -16,7 +16,6 @@ import attrs
 from keb_adapters.memory.accounts import MemoryCredentialsBindings
 from keb_adapters.memory.clusters import MemoryControlPlane
 from keb_adapters.memory.storage import MemoryStorage
-from keb_app.landscape.pools import local_pools
 from keb_domain.model.hap import DEFAULT_RULES, HapRules
 from keb_domain.model.instance import Instance
 from keb_domain.model.operation import Operation
@@ -25,7 +24,7 @@ from keb_domain.usecases.accounts import HyperscalerAccounts
 from keb_domain.usecases.config import BrokerConfig
 from keb_domain.usecases.instances import InstanceUseCases, ProvisionCommand, UpdateCommand
 from keb_domain.usecases.processing import OperationProcessor
-from tests.support import AWS, FakeClock, SequentialIds, context, settings_for_tests
+from tests.support import AWS, FakeClock, SequentialIds, context, memory_pools, settings_for_tests
 
 OWNER = "unit-test"
 
@@ -98,9 +97,7 @@ def make_core(
     storage = MemoryStorage()
     kcp = MemoryControlPlane(clock, ready_after=ready_after, deletion_delay=deletion_delay)
     used = config or default_config()
-    pools = MemoryCredentialsBindings(kcp)
-    for name, labels in local_pools(pool_size):
-        pools.add(name, labels)
+    pools = memory_pools(kcp, pool_size)
     accounts = HyperscalerAccounts(HapRules.parse(DEFAULT_RULES, PLANS_BY_NAME), pools)
     return Core(
         clock=clock,

@@ -22,7 +22,7 @@ from keb_adapters.system import SystemClock
 from keb_app.bootstrap import Services, build_services
 from keb_domain.model.operation import Operation, OperationState
 from tests.integration.http.conftest import asgi_client, instance_path
-from tests.support import OSB, FakeClock, provision_body, settings_for_tests
+from tests.support import OSB, FakeClock, memory_pools, provision_body, settings_for_tests
 
 READY_AFTER = 60.0  # on KCP's own clock: a new runtime is Ready once a test advances it this far
 
@@ -51,6 +51,7 @@ def broker(
         control_plane=StallingControlPlane(kcp) if stalling else kcp,
         gardener=MemoryGardener(kcp, clock),
         runtime_clusters=MemoryRuntimeClusters(kcp, clock),
+        credentials_bindings=memory_pools(kcp),
         clock=clock,
         run_engine=run_engine,
         idle_poll=0.05,

@@ -15,12 +15,14 @@ import httpx
 import pytest
 
 from keb_adapters.kubernetes.control_plane import KubernetesControlPlane
-from keb_adapters.kubernetes.gardener import KubernetesGardener
+from keb_adapters.kubernetes.gardener import KubernetesCredentialsBindings, KubernetesGardener
 from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
 from keb_adapters.memory.storage import MemoryStorage
 from keb_app.app import create_app
 from keb_app.bootstrap import Services, build_services
 from keb_app.landscape import FakeCluster, KimSimulator
+from keb_app.landscape.pools import CREDENTIALS_BINDINGS
+from keb_domain.errors import ClusterConflictError
 from keb_domain.model.instance import Instance
 from tests.support import AWS, OSB, SERVICE, FakeClock, provision_body, settings_for_tests
 
@@ -84,6 +86,7 @@ async def broker(
     control_plane: KubernetesControlPlane,
     gardener: KubernetesGardener,
     runtime_clusters: KubernetesRuntimeClusters,
+    credentials_bindings: KubernetesCredentialsBindings,
 ) -> AsyncIterator[WireBroker]:
     clock = FakeClock(datetime.now(UTC))
     services = build_services(
@@ -92,6 +95,7 @@ async def broker(
         control_plane=control_plane,
         gardener=gardener,
         runtime_clusters=runtime_clusters,
+        credentials_bindings=credentials_bindings,
         clock=clock,
         ids=UpperCaseIds(),
         run_engine=False,
@@ -167,7 +171,7 @@ async def test_runtime_cr_spec_has_the_fields_kim_requires(provisioned: WireBrok
     assert shoot["purpose"]
     assert shoot["platformRegion"] == "cf-eu10"
     assert shoot["region"] == "eu-central-1"
-    assert shoot["secretBindingName"]
+    assert shoot["secretBindingName"] == instance.credentials_binding == "aws-001"
     assert shoot["provider"]["type"] == "aws"
     assert shoot["provider"]["workers"][0]["name"] == "cpu-worker-0"
     assert shoot["networking"]["type"] == "calico"
@@ -317,3 +321,45 @@ async def test_update_conflict_is_retried_with_a_fresh_read(provisioned: WireBro
     writes = [(m, s) for m, p, s in calls(provisioned.kcp) if p == path]
     assert writes[:4] == [("GET", 200), ("PUT", 409), ("GET", 200), ("PUT", 200)]
     assert _runtime(provisioned, name)["spec"]["shoot"]["provider"]["workers"][0]["maximum"] == 7
+
+
+CREDENTIALS_BINDINGS_PATH = (
+    "/apis/security.gardener.cloud/v1alpha1/namespaces/garden-kyma-dev/credentialsbindings"
+)
+
+
+async def test_the_runtime_names_the_binding_claimed_in_the_garden_project(
+    provisioned: WireBroker, garden: FakeCluster
+) -> None:
+    """The claimed CredentialsBinding carries tenantName=GA and is the Runtime's secretBindingName."""
+    instance = await provisioned.instance()
+    runtime = _runtime(provisioned, instance.runtime_id.lower())
+    binding = garden.get(
+        CREDENTIALS_BINDINGS, runtime["spec"]["shoot"]["secretBindingName"], "garden-kyma-dev"
+    )
+    assert binding is not None
+    assert binding["metadata"]["labels"] == {"hyperscalerType": "aws", "tenantName": "ga-1"}
+
+
+async def test_a_claim_is_a_label_selected_list_and_a_versioned_put(
+    provisioned: WireBroker, garden: FakeCluster
+) -> None:
+    """KEB's selectors go to the list verb; the claim is one PUT that carries the resourceVersion it read."""
+    lists = [r.query for r in garden.requests if r.method == "GET" and r.path == CREDENTIALS_BINDINGS_PATH]
+    assert any("tenantName%3Dga-1" in q or "tenantName=ga-1" in q for q in lists)
+    assert any("%21tenantName" in q or "!tenantName" in q for q in lists)
+    puts = [c for c in calls(garden, CREDENTIALS_BINDINGS_PATH) if c[0] == "PUT"]
+    assert puts == [("PUT", f"{CREDENTIALS_BINDINGS_PATH}/aws-001", 200)]
+
+
+async def test_a_stale_claim_is_refused_by_the_api_server(
+    credentials_bindings: KubernetesCredentialsBindings, garden: FakeCluster
+) -> None:
+    """A PUT with an outdated resourceVersion is a conflict, which makes a racing claimer read again."""
+    read = await credentials_bindings.get("aws-001")
+    assert read is not None
+    garden.patch(
+        CREDENTIALS_BINDINGS, "aws-001", {"metadata": {"labels": {"tenantName": "ga-x"}}}, "garden-kyma-dev"
+    )
+    with pytest.raises(ClusterConflictError):
+        await credentials_bindings.relabel(read, {**read.labels, "tenantName": "ga-y"})
