@@ -68,7 +68,7 @@ async def test_two_replicas_claim_one_binding_for_a_new_global_account(sql_engin
         result = await first.instances.provision(
             ProvisionCommand(
                 instance_id=instance_id,
-                service_id=KYMA_SERVICE_ID,
+                service_id=SERVICE,
                 plan_id=AWS,
                 platform_region="cf-eu10",
                 context=context(ga="ga-new", sa=f"sa-{instance_id}"),
@@ -77,7 +77,7 @@ async def test_two_replicas_claim_one_binding_for_a_new_global_account(sql_engin
         )
         operations.append(result.operation_id)
     ran = await asyncio.gather(first.engine.run_once(), second.engine.run_once())
-    assert ran == [1, 1]
+    assert list(ran) == [1, 1]
     states = []
     bindings = set()
     async with first.storage() as uow:
