@@ -15,7 +15,7 @@ from keb_domain.errors import ClusterConflictError
 from keb_domain.model.hap import CredentialsBindingInfo, LabelSelector
 from keb_domain.model.operation import OperationState
 from keb_domain.usecases.instances import ProvisionCommand
-from tests.support import AWS, KYMA_SERVICE_ID, FakeClock, context, settings_for_tests
+from tests.support import AWS, SERVICE, FakeClock, context, settings_for_tests
 
 
 class RacingPools(MemoryCredentialsBindings):
