@@ -24,12 +24,13 @@ from keb_adapters.auth.verifier import CachedKeys, JwksLoader, JwtVerifier, http
 from keb_adapters.crypto import AesGcmCipher, local_secret_key
 from keb_adapters.http.bindings import BindingCreation
 from keb_adapters.kubernetes.client import KubeClient, LazyClient
-from keb_adapters.kubernetes.control_plane import KubernetesControlPlane
+from keb_adapters.kubernetes.control_plane import KubernetesControlPlane, KubernetesRuntimeConfiguration
 from keb_adapters.kubernetes.gardener import KubernetesCredentialsBindings, KubernetesGardener
 from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
 from keb_adapters.memory.accounts import MemoryCredentialsBindings
 from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, MemoryRuntimeClusters
 from keb_adapters.memory.inventory import MemoryInventory
+from keb_adapters.memory.runtime_config import MemoryRuntimeConfiguration
 from keb_adapters.memory.storage import MemoryStorage
 from keb_adapters.sql.database import create_engine, migrate
 from keb_adapters.sql.inventory import SqlInventory
@@ -51,6 +52,7 @@ from keb_domain.ports import (
     Inventory,
     OperationQueue,
     RuntimeClusters,
+    RuntimeConfigurationSource,
     UnitOfWork,
 )
 from keb_domain.secrets import Secret
@@ -148,6 +150,7 @@ def build_services(
     runtime_clusters: RuntimeClusters | None = None,
     cipher: Cipher | None = None,
     credentials_bindings: CredentialsBindings | None = None,
+    runtime_configuration: RuntimeConfigurationSource | None = None,
     run_engine: bool = True,
     idle_poll: float = 1.0,
 ) -> Services:
@@ -176,6 +179,9 @@ def build_services(
     if control_plane is None:
         kcp_client, garden_client = _kubernetes_clients(settings, landscape, startup, shutdown)
         control_plane = KubernetesControlPlane(kcp_client)
+        runtime_configuration = runtime_configuration or KubernetesRuntimeConfiguration(
+            kcp_client, settings.runtime_configuration_name
+        )
         gardener = gardener or KubernetesGardener(garden_client, settings.gardener_project)
         credentials_bindings = credentials_bindings or KubernetesCredentialsBindings(
             garden_client, settings.gardener_project
@@ -191,13 +197,27 @@ def build_services(
             for name, labels in local_pools(MEMORY_POOL_SIZE):
                 memory_pools.add(name, labels)
             credentials_bindings = memory_pools
-    if gardener is None or runtime_clusters is None or credentials_bindings is None:
+        runtime_configuration = runtime_configuration or MemoryRuntimeConfiguration()
+    if (
+        gardener is None
+        or runtime_clusters is None
+        or credentials_bindings is None
+        or runtime_configuration is None
+    ):
         raise ConfigurationError(
-            "a control plane other than the memory one needs Gardener, runtime clusters and "
-            "credentials bindings"
+            "a control plane other than the memory one needs Gardener, runtime clusters, "
+            "credentials bindings and the runtime configuration"
         )
     accounts = HyperscalerAccounts(settings.hap_rules, credentials_bindings)
-    processor = OperationProcessor(storage, control_plane, clock, ids, settings.broker, accounts=accounts)
+    processor = OperationProcessor(
+        storage,
+        control_plane,
+        clock,
+        ids,
+        settings.broker,
+        accounts=accounts,
+        runtime_configuration=runtime_configuration,
+    )
     operation_engine = OperationEngine(
         storage,
         processor,
@@ -290,6 +310,7 @@ def _kubernetes_clients(
                     project=settings.gardener_project,
                     fail_when=_failing_subaccounts(settings.local_failing_subaccount_prefix),
                     pool_size=settings.local_pool_size,
+                    runtime_configuration_name=settings.runtime_configuration_name,
                 )
             )
 

@@ -222,6 +222,7 @@ class Settings:
     workers: int
     local_ready_after: float
     local_pool_size: int
+    runtime_configuration_name: str
     log_level: str
     log_format: str
     hap_rules: HapRules
@@ -381,6 +382,9 @@ class Settings:
             workers=env.get("APP_OPERATION_WORKERS", parse_int, 20),
             local_ready_after=env.get("APP_LOCAL_LANDSCAPE_READY_AFTER", parse_duration, 3.0),
             local_pool_size=env.get("APP_LOCAL_LANDSCAPE_POOL_SIZE", parse_int, 20),
+            runtime_configuration_name=env.text(
+                "APP_RUNTIME_CONFIGURATION_CONFIG_MAP_NAME", "keb-runtime-config"
+            ),
             log_level=env.text("APP_LOG_LEVEL", "info").upper(),
             log_format=env.text("APP_LOG_FORMAT", "text"),
             hap_rules=_hap_rules(env, catalog.enabled_plans),

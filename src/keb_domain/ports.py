@@ -347,3 +347,12 @@ class CredentialsBindings(Protocol):
         """How many Shoots of the project use each binding (``spec.secretBindingName`` or
         ``spec.credentialsBindingName``)."""
         ...
+
+
+class RuntimeConfigurationSource(Protocol):
+    """The runtime configuration ConfigMap in KCP, read fresh for every operation that needs it."""
+
+    async def data(self) -> dict[str, str] | None:
+        """The ConfigMap's ``data``, or None when it does not exist. Transport failures raise the
+        ControlPlane errors."""
+        ...

@@ -15,6 +15,7 @@ import attrs
 
 from keb_adapters.memory.accounts import MemoryCredentialsBindings
 from keb_adapters.memory.clusters import MemoryControlPlane
+from keb_adapters.memory.runtime_config import MemoryRuntimeConfiguration
 from keb_adapters.memory.storage import MemoryStorage
 from keb_domain.model.hap import DEFAULT_RULES, HapRules
 from keb_domain.model.instance import Instance
@@ -47,6 +48,7 @@ class Core:
     instances: InstanceUseCases
     processor: OperationProcessor
     pools: MemoryCredentialsBindings
+    runtime_configuration: MemoryRuntimeConfiguration
 
     async def run_due(self) -> int:
         """Process every operation that is due now, once each; returns how many ran."""
@@ -98,6 +100,7 @@ def make_core(
     kcp = MemoryControlPlane(clock, ready_after=ready_after, deletion_delay=deletion_delay)
     used = config or default_config()
     pools = memory_pools(kcp, pool_size)
+    runtime_configuration = MemoryRuntimeConfiguration()
     accounts = HyperscalerAccounts(HapRules.parse(DEFAULT_RULES, PLANS_BY_NAME), pools)
     return Core(
         clock=clock,
@@ -106,7 +109,10 @@ def make_core(
         kcp=kcp,
         config=used,
         instances=InstanceUseCases(storage, clock, ids, used),
-        processor=OperationProcessor(storage, kcp, clock, ids, used, accounts=accounts),
+        processor=OperationProcessor(
+            storage, kcp, clock, ids, used, accounts=accounts, runtime_configuration=runtime_configuration
+        ),
+        runtime_configuration=runtime_configuration,
         pools=pools,
     )
 

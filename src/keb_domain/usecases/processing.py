@@ -43,7 +43,16 @@ from keb_domain.model.resources import (
     is_external_account,
     resource_name,
 )
-from keb_domain.ports import Clock, ControlPlane, IdGenerator, OperationEvent, UnitOfWork, UnitOfWorkFactory
+from keb_domain.model.runtime_config import RuntimeConfigurationError, kyma_template
+from keb_domain.ports import (
+    Clock,
+    ControlPlane,
+    IdGenerator,
+    OperationEvent,
+    RuntimeConfigurationSource,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from keb_domain.usecases.accounts import AccountPoolExhaustedError, HyperscalerAccounts
 from keb_domain.usecases.config import BrokerConfig
 
@@ -141,6 +150,7 @@ class OperationProcessor:
         config: BrokerConfig,
         *,
         accounts: HyperscalerAccounts,
+        runtime_configuration: RuntimeConfigurationSource,
     ) -> None:
         self._uow = uow
         self._kcp = control_plane
@@ -148,6 +158,7 @@ class OperationProcessor:
         self._ids = ids
         self._config = config
         self._accounts = accounts
+        self._runtime_configuration = runtime_configuration
 
     # --- the loop ---------------------------------------------------------------------------------
 
@@ -417,7 +428,14 @@ class OperationProcessor:
         return Wait(self._config.pacing.poll_interval, description=notice)
 
     async def _apply_kyma_resource(self, ctx: StageContext) -> Outcome:
-        desired = build_kyma(ctx.instance, ctx.runtime_id, self._config.runtime)
+        # KEB's Init_Kyma_Template: the plan's template from the runtime configuration, read now, so an
+        # edited ConfigMap applies to the next operation without a restart.
+        try:
+            template = kyma_template(await self._runtime_configuration.data(), ctx.plan.name)
+        except RuntimeConfigurationError as error:
+            return Fail(error.description)
+        runtime = attrs.evolve(self._config.runtime, kyma_template=template)
+        desired = build_kyma(ctx.instance, ctx.runtime_id, runtime)
         existing = await self._kcp.get_kyma(resource_name(ctx.runtime_id))
         try:
             if existing is None:

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, MemoryRuntimeClusters
+from keb_adapters.memory.runtime_config import MemoryRuntimeConfiguration
 from keb_adapters.sql import tables as t
 from keb_adapters.sql.database import create_engine
 from keb_adapters.system import SystemClock
@@ -52,6 +53,7 @@ def broker(
         gardener=MemoryGardener(kcp, clock),
         runtime_clusters=MemoryRuntimeClusters(kcp, clock),
         credentials_bindings=memory_pools(kcp),
+        runtime_configuration=MemoryRuntimeConfiguration(),
         clock=clock,
         run_engine=run_engine,
         idle_poll=0.05,

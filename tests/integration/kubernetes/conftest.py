@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from keb_adapters.kubernetes.client import KubeClient, LazyClient
-from keb_adapters.kubernetes.control_plane import KubernetesControlPlane
+from keb_adapters.kubernetes.control_plane import KubernetesControlPlane, KubernetesRuntimeConfiguration
 from keb_adapters.kubernetes.gardener import KubernetesCredentialsBindings, KubernetesGardener
 from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
 from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, MemoryRuntimeClusters
@@ -102,6 +102,12 @@ def control_plane(kcp_client: LazyClient) -> KubernetesControlPlane:
 @pytest.fixture
 def gardener(garden_client: LazyClient) -> KubernetesGardener:
     return KubernetesGardener(garden_client, "kyma-dev")
+
+
+@pytest.fixture
+def runtime_configuration(kcp_client: LazyClient) -> KubernetesRuntimeConfiguration:
+    """The real reader of the runtime configuration ConfigMap ``kcp-system/keb-runtime-config``."""
+    return KubernetesRuntimeConfiguration(kcp_client)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import attrs
 import httpx
 import pytest
 
-from keb_adapters.kubernetes.control_plane import KubernetesControlPlane
+from keb_adapters.kubernetes.control_plane import KubernetesControlPlane, KubernetesRuntimeConfiguration
 from keb_adapters.kubernetes.gardener import KubernetesCredentialsBindings, KubernetesGardener
 from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
 from keb_adapters.memory.storage import MemoryStorage
@@ -24,6 +24,7 @@ from keb_app.landscape import FakeCluster, KimSimulator
 from keb_app.landscape.pools import CREDENTIALS_BINDINGS
 from keb_domain.errors import ClusterConflictError
 from keb_domain.model.instance import Instance
+from keb_domain.model.runtime_config import config_map_entry
 from tests.support import AWS, OSB, SERVICE, FakeClock, provision_body, settings_for_tests
 
 from .conftest import READY_AFTER
@@ -87,6 +88,7 @@ async def broker(
     gardener: KubernetesGardener,
     runtime_clusters: KubernetesRuntimeClusters,
     credentials_bindings: KubernetesCredentialsBindings,
+    runtime_configuration: KubernetesRuntimeConfiguration,
 ) -> AsyncIterator[WireBroker]:
     clock = FakeClock(datetime.now(UTC))
     services = build_services(
@@ -96,6 +98,7 @@ async def broker(
         gardener=gardener,
         runtime_clusters=runtime_clusters,
         credentials_bindings=credentials_bindings,
+        runtime_configuration=runtime_configuration,
         clock=clock,
         ids=UpperCaseIds(),
         run_engine=False,
@@ -363,3 +366,46 @@ async def test_a_stale_claim_is_refused_by_the_api_server(
     )
     with pytest.raises(ClusterConflictError):
         await credentials_bindings.relabel(read, {**read.labels, "tenantName": "ga-y"})
+
+
+async def test_the_kyma_resource_follows_the_runtime_configuration_config_map(broker: WireBroker) -> None:
+    """The plan's kyma-template in kcp-system/keb-runtime-config shapes the Kyma CR, read at apply time."""
+    template = {
+        "apiVersion": "operator.kyma-project.io/v1beta2",
+        "kind": "Kyma",
+        "metadata": {"name": "tbd", "namespace": "kcp-system"},
+        "spec": {"channel": "fast", "modules": [{"name": "istio"}]},
+    }
+    broker.kcp.create(
+        "configmaps",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "keb-runtime-config",
+                "namespace": "kcp-system",
+                "labels": {"keb-config": "true"},
+            },
+            "data": {"aws": config_map_entry(template)},
+        },
+        "kcp-system",
+    )
+    response = await broker.client.put(INSTANCE_PATH, json=provision_body(AWS), headers=OSB)
+    assert response.status_code == 202, response.text
+    await broker.settle()
+    instance = await broker.instance()
+    kyma = broker.kcp.get("kymas", instance.runtime_id.lower(), "kcp-system")
+    assert kyma is not None
+    assert kyma["spec"] == {"channel": "fast", "modules": [{"name": "istio"}]}
+    assert ("GET", "/api/v1/namespaces/kcp-system/configmaps/keb-runtime-config", 200) in calls(broker.kcp)
+
+
+async def test_without_the_config_map_the_built_in_template_is_used(provisioned: WireBroker) -> None:
+    """A 404 for the ConfigMap is not an error: the Kyma CR gets the built-in template's channel."""
+    instance = await provisioned.instance()
+    kyma = provisioned.kcp.get("kymas", instance.runtime_id.lower(), "kcp-system")
+    assert kyma is not None
+    assert kyma["spec"]["channel"] == "regular"
+    assert ("GET", "/api/v1/namespaces/kcp-system/configmaps/keb-runtime-config", 404) in calls(
+        provisioned.kcp
+    )
