@@ -60,6 +60,7 @@ from keb_domain.usecases.accounts import HyperscalerAccounts
 from keb_domain.usecases.bindings import BindingUseCases, CleanupReport, CredentialIssuer
 from keb_domain.usecases.instances import InstanceUseCases
 from keb_domain.usecases.inventory import InventoryUseCases
+from keb_domain.usecases.jobs import LandscapeJobs
 from keb_domain.usecases.processing import OperationProcessor
 
 log = logging.getLogger("keb")
@@ -84,6 +85,7 @@ class Services:
     binding_creation: BindingCreation
     processor: OperationProcessor
     engine: OperationEngine
+    jobs: LandscapeJobs
     run_engine: bool = True
     landscape: list[LocalLandscape] = attrs.field(factory=list)  # the running local landscape, if any
     verifier: TokenVerifier | None = None  # None: APP_AUTH_MODE=none
@@ -251,6 +253,7 @@ def build_services(
         binding_creation=BindingCreation(settings.binding_timeout),
         processor=processor,
         engine=operation_engine,
+        jobs=LandscapeJobs(inventory, instances, clock, settings.job_periods),
         run_engine=run_engine,
         landscape=landscape,
         startup=startup,

@@ -4,6 +4,8 @@ keb serve             run the broker (the embedded defaults, or what APP_* varia
 keb migrate           bring the database schema up to date and exit
 keb cleanup-bindings  remove expired bindings (and their cluster identities), print what was removed
 keb landscape         run only the local landscape (Kubernetes API double + KIM) and print its kubeconfigs
+keb job NAME [--dry-run]  run a landscape job once: trial-expiration, free-expiration, free-cleanup,
+                      deprovision-retrigger; print what it did (or would do)
 keb token [--scope S] print a bearer token of the embedded issuer (APP_AUTH_MODE=local)
 keb client ...        drive any broker over HTTP (keb client --help)
 """
@@ -28,6 +30,7 @@ from keb_app.logs import configure_logging
 from keb_app.settings import Settings
 from keb_domain.auth import ALL_SCOPES
 from keb_domain.errors import ConfigurationError
+from keb_domain.usecases.jobs import JobName
 
 log = logging.getLogger("keb")
 
@@ -104,6 +107,28 @@ async def _cleanup_bindings(settings: Settings) -> int:
     return 1 if failed else 0
 
 
+async def _job(settings: Settings, name: str, dry_run: bool) -> int:
+    """One run of a job; exit status 1 if an instance could not be handled."""
+    services = build_services(settings, run_engine=False)
+    await services.start()
+    try:
+        report = await services.jobs.run(JobName(name), dry_run=dry_run)
+    finally:
+        await services.stop()
+    verb = "would act on" if dry_run else "acted on"
+    acted = dict(report.acted)
+    for instance_id in report.candidates:
+        if dry_run:
+            print(f"{name}: {verb} instance {instance_id}")
+        elif instance_id in acted:
+            print(f"{name}: instance {instance_id}: operation {acted[instance_id]}")
+    for instance_id, why in report.failed:
+        print(f"{name}: instance {instance_id} failed: {why}")
+    count = len(report.candidates) if dry_run else len(report.acted)
+    print(f"{name}: {verb} {count} instance(s){' (dry run: nothing changed)' if dry_run else ''}")
+    return 1 if report.failed else 0
+
+
 def token(settings: Settings, scopes: list[str]) -> int:
     if settings.auth.mode != "local":
         print(
@@ -129,6 +154,9 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("serve", help="run the broker")
     commands.add_parser("migrate", help="apply database migrations and exit")
     commands.add_parser("cleanup-bindings", help="remove expired bindings and print what was removed")
+    job_parser = commands.add_parser("job", help="run a landscape job once (for a Kubernetes CronJob)")
+    job_parser.add_argument("name", choices=[job.value for job in JobName])
+    job_parser.add_argument("--dry-run", action="store_true", help="print what it would do; change nothing")
     token_parser = commands.add_parser("token", help="print a bearer token of the embedded issuer")
     token_parser.add_argument(
         "--scope",
@@ -158,5 +186,7 @@ def main(argv: list[str] | None = None) -> None:
         log.info("database schema is up to date")
     elif args.command == "token":
         raise SystemExit(token(settings, args.scope))
+    elif args.command == "job":
+        raise SystemExit(asyncio.run(_job(settings, args.name, args.dry_run)))
     elif args.command == "cleanup-bindings":
         raise SystemExit(asyncio.run(_cleanup_bindings(settings)))

@@ -32,6 +32,7 @@ from keb_domain.model.resources import OidcConfig, RuntimeDefaults
 from keb_domain.model.schemas import SchemaOptions
 from keb_domain.secrets import Secret
 from keb_domain.usecases.config import BrokerConfig, Pacing, Timeouts
+from keb_domain.usecases.jobs import JobPeriods
 
 T = TypeVar("T")
 
@@ -223,6 +224,7 @@ class Settings:
     local_ready_after: float
     local_pool_size: int
     runtime_configuration_name: str
+    job_periods: JobPeriods
     log_level: str
     log_format: str
     hap_rules: HapRules
@@ -388,4 +390,9 @@ class Settings:
             log_level=env.text("APP_LOG_LEVEL", "info").upper(),
             log_format=env.text("APP_LOG_FORMAT", "text"),
             hap_rules=_hap_rules(env, catalog.enabled_plans),
+            job_periods=JobPeriods(
+                trial_expiration=env.get("APP_TRIAL_CLEANUP_EXPIRATION_PERIOD", parse_duration, 336 * 3600.0),
+                free_expiration=env.get("APP_FREE_EXPIRATION_PERIOD", parse_duration, 720 * 3600.0),
+                free_cleanup=env.get("APP_FREE_CLEANUP_EXPIRATION_PERIOD", parse_duration, 2160 * 3600.0),
+            ),
         )
