@@ -60,7 +60,7 @@ from keb_domain.usecases.accounts import HyperscalerAccounts
 from keb_domain.usecases.bindings import BindingUseCases, CleanupReport, CredentialIssuer
 from keb_domain.usecases.instances import InstanceUseCases
 from keb_domain.usecases.inventory import InventoryUseCases
-from keb_domain.usecases.jobs import LandscapeJobs
+from keb_domain.usecases.jobs import JobReport, LandscapeJobs
 from keb_domain.usecases.processing import OperationProcessor
 
 log = logging.getLogger("keb")
@@ -91,6 +91,7 @@ class Services:
     verifier: TokenVerifier | None = None  # None: APP_AUTH_MODE=none
     local_issuer: LocalIssuer | None = None
     _cleanup: asyncio.Task[None] | None = None
+    _scheduled_jobs: asyncio.Task[None] | None = None
     _startup: list[Callable[[], Awaitable[None]]] = attrs.field(factory=list)
     _shutdown: list[Callable[[], Awaitable[None]]] = attrs.field(factory=list)
 
@@ -102,8 +103,15 @@ class Services:
             self._cleanup = asyncio.create_task(
                 self._clean_bindings_periodically(), name="keb-binding-cleanup"
             )
+            if self.settings.jobs_interval > 0 and self.settings.scheduled_jobs:
+                self._scheduled_jobs = asyncio.create_task(self._run_jobs_periodically(), name="keb-jobs")
 
     async def stop(self) -> None:
+        if self._scheduled_jobs is not None:
+            self._scheduled_jobs.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scheduled_jobs
+            self._scheduled_jobs = None
         if self._cleanup is not None:
             self._cleanup.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -124,6 +132,20 @@ class Services:
                 "could not remove expired binding %s of instance %s: %s", binding_id, instance_id, why
             )
         return report
+
+    async def run_scheduled_jobs(self) -> list[JobReport]:
+        """One round of the jobs ``APP_JOBS`` names (each safe to run on several replicas at once)."""
+        return [await self.jobs.run(job) for job in self.settings.scheduled_jobs]
+
+    async def _run_jobs_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.jobs_interval)
+            try:
+                await self.run_scheduled_jobs()
+            except Exception:
+                log.exception(
+                    "a scheduled job failed; the jobs run again in %ss", self.settings.jobs_interval
+                )
 
     async def _clean_bindings_periodically(self) -> None:
         while True:

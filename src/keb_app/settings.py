@@ -32,7 +32,7 @@ from keb_domain.model.resources import OidcConfig, RuntimeDefaults
 from keb_domain.model.schemas import SchemaOptions
 from keb_domain.secrets import Secret
 from keb_domain.usecases.config import BrokerConfig, Pacing, Timeouts
-from keb_domain.usecases.jobs import JobPeriods
+from keb_domain.usecases.jobs import JobName, JobPeriods
 
 T = TypeVar("T")
 
@@ -181,6 +181,15 @@ def _binding_policy(env: _Env) -> ExpirationPolicy:
     return policy
 
 
+def _job_names(text: str) -> tuple[JobName, ...]:
+    names = parse_list(text)
+    known = [job.value for job in JobName]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(f"unknown job(s) {', '.join(unknown)}; the jobs are {', '.join(known)}")
+    return tuple(JobName(name) for name in names)
+
+
 def _hap_rules(env: _Env, enabled_plans: frozenset[str]) -> HapRules:
     """KEB's ``APP_HAP_RULE_FILE_PATH``: a YAML file with a ``rule`` list (the chart's ``hap.rule``)."""
     key = "APP_HAP_RULE_FILE_PATH"
@@ -225,6 +234,8 @@ class Settings:
     local_pool_size: int
     runtime_configuration_name: str
     job_periods: JobPeriods
+    jobs_interval: float  # 0: the jobs run only as `keb job` (CronJobs)
+    scheduled_jobs: tuple[JobName, ...]
     log_level: str
     log_format: str
     hap_rules: HapRules
@@ -395,4 +406,6 @@ class Settings:
                 free_expiration=env.get("APP_FREE_EXPIRATION_PERIOD", parse_duration, 720 * 3600.0),
                 free_cleanup=env.get("APP_FREE_CLEANUP_EXPIRATION_PERIOD", parse_duration, 2160 * 3600.0),
             ),
+            jobs_interval=env.get("APP_JOBS_INTERVAL", parse_duration, 0.0),
+            scheduled_jobs=env.get("APP_JOBS", _job_names, tuple(JobName)),
         )

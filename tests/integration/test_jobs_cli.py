@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from keb_adapters.memory.clusters import MemoryControlPlane
+from keb_adapters.memory.storage import MemoryStorage
 from keb_app import cli
 from keb_app.bootstrap import Services, build_services
 from keb_domain.errors import ClusterError
@@ -154,3 +155,40 @@ def test_deprovision_retrigger_retries_a_failed_deprovisioning(
     assert len(pending) == 1
     assert keb(monkeypatch, data_dir, "deprovision-retrigger") == 0
     assert "acted on 0 instance(s)" in capsys.readouterr().out
+
+
+async def test_in_process_schedule_runs_the_configured_jobs(tmp_path: Path) -> None:
+    """With APP_JOBS set, one scheduled round runs only the named jobs, through the same use cases."""
+    clock = FakeClock(datetime.now(UTC) - timedelta(days=40))
+    settings = settings_for_tests({**env(tmp_path), "APP_JOBS": "free-expiration", "APP_JOBS_INTERVAL": "1h"})
+    services = build_services(
+        settings,
+        storage=MemoryStorage(),
+        control_plane=MemoryControlPlane(clock),
+        clock=clock,
+        run_engine=False,
+    )
+    for instance_id, plan, params in (
+        ("trial-1", TRIAL, {"name": "t"}),
+        ("free-1", FREE, {"name": "f", "region": "eu-central-1"}),
+    ):
+        await services.instances.provision(
+            ProvisionCommand(
+                instance_id=instance_id,
+                service_id=SERVICE,
+                plan_id=plan,
+                platform_region="cf-eu10",
+                context=context(ga=f"ga-{instance_id}", sa=f"sa-{instance_id}"),
+                parameters=params,
+            )
+        )
+    await settle(services)
+    clock.advance(40 * DAY)
+    reports = await services.run_scheduled_jobs()
+    assert [(r.job.value, r.candidates) for r in reports] == [("free-expiration", ("free-1",))]
+    async with services.storage() as uow:
+        free, trial = await uow.instances.get("free-1"), await uow.instances.get("trial-1")
+    assert free is not None
+    assert trial is not None
+    assert free.is_expired
+    assert not trial.is_expired
