@@ -177,6 +177,7 @@ def build_services(
     runtime_configuration: RuntimeConfigurationSource | None = None,
     run_engine: bool = True,
     idle_poll: float = 1.0,
+    start_landscape: bool = True,
 ) -> Services:
     clock = clock or SystemClock()
     ids = ids or RandomIds()
@@ -201,7 +202,9 @@ def build_services(
         raise ConfigurationError("storage must be the SQL or the memory storage")
     landscape: list[LocalLandscape] = []
     if control_plane is None:
-        kcp_client, garden_client = _kubernetes_clients(settings, landscape, startup, shutdown)
+        kcp_client, garden_client = _kubernetes_clients(
+            settings, landscape, startup if start_landscape else [], shutdown
+        )
         control_plane = KubernetesControlPlane(kcp_client)
         runtime_configuration = runtime_configuration or KubernetesRuntimeConfiguration(
             kcp_client, settings.runtime_configuration_name

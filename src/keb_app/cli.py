@@ -108,8 +108,12 @@ async def _cleanup_bindings(settings: Settings) -> int:
 
 
 async def _job(settings: Settings, name: str, dry_run: bool) -> int:
-    """One run of a job; exit status 1 if an instance could not be handled."""
-    services = build_services(settings, run_engine=False)
+    """One run of a job; exit status 1 if an instance could not be handled.
+
+    Jobs act on the database through the use cases (the broker's workers do the cluster work), so a job
+    beside ``make run`` does not start a second local landscape on the same state.
+    """
+    services = build_services(settings, run_engine=False, start_landscape=False)
     await services.start()
     try:
         report = await services.jobs.run(JobName(name), dry_run=dry_run)
