@@ -92,8 +92,9 @@ class HyperscalerAccounts:
                 f"could not claim a credentials binding in pool {pool.rule!r}: "
                 f"{MAX_CLAIM_ATTEMPTS} attempts collided with other claims"
             )
-        _log.error("hyperscaler account pool empty: selector %s", pool.unclaimed())
-        raise AccountPoolExhaustedError(f"{EMPTY_POOL} (pool {pool.rule!r}, selector {pool.unclaimed()})")
+        selector = pool.claimed_by(tenant) if pool.shared else pool.unclaimed()
+        _log.error("hyperscaler account pool empty: selector %s", selector)
+        raise AccountPoolExhaustedError(f"{EMPTY_POOL} (pool {pool.rule!r}, selector {selector})")
 
     async def release(self, binding_name: str, shoot_name: str) -> bool:
         """Mark the binding ``dirty=true`` (keeping ``tenantName``) once no Shoot uses it; True if released.
