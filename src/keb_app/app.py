@@ -29,7 +29,7 @@ from keb_adapters.http.osb import (
     CatalogController,
     ExpirationController,
     InstanceController,
-    check_api_version,
+    osb_request_checks,
 )
 from keb_adapters.http.wire import Health
 from keb_app.bootstrap import Services
@@ -78,7 +78,7 @@ def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
     osb = Router(
         path="/",
         route_handlers=[CatalogController, InstanceController, BindingController],
-        before_request=check_api_version,
+        before_request=osb_request_checks(services.settings.broker),
         security=bearer,
         parameters={"x_broker_api_version": api_version_parameter()},
     )

@@ -22,6 +22,7 @@ import yaml
 from keb_adapters.auth.local import LocalIssuer
 from keb_adapters.auth.verifier import CachedKeys, JwksLoader, JwtVerifier, http_jwks
 from keb_adapters.crypto import AesGcmCipher, local_secret_key
+from keb_adapters.files import private_directory
 from keb_adapters.http.bindings import BindingCreation
 from keb_adapters.kubernetes.client import KubeClient, LazyClient
 from keb_adapters.kubernetes.control_plane import KubernetesControlPlane, KubernetesRuntimeConfiguration
@@ -185,7 +186,7 @@ def build_services(
     shutdown: list[Callable[[], Awaitable[None]]] = []
     if storage is None:
         if settings.database_kind == "sqlite":
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            private_directory(settings.data_dir)
         engine = create_engine(settings.database_url)
         storage = SqlStorage(engine)
 

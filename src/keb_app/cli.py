@@ -21,6 +21,7 @@ import sys
 import uvicorn
 
 from keb_adapters.auth.local import LocalIssuer
+from keb_adapters.files import private_directory
 from keb_adapters.sql.database import create_engine, migrate
 from keb_app.app import create_app
 from keb_app.bootstrap import build_services
@@ -82,7 +83,7 @@ def serve(settings: Settings) -> None:
 
 async def _migrate(settings: Settings) -> None:
     if settings.database_kind == "sqlite":
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(settings.data_dir)
     engine = create_engine(settings.database_url)
     try:
         await migrate(engine)

@@ -11,12 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from keb_domain.errors import StorageUnavailableError
 from keb_domain.ports import Clock, OperationQueue
 from keb_domain.usecases.processing import OperationProcessor
 
 log = logging.getLogger("keb.engine")
+
+# Longest pause between attempts while the database is unavailable.
+STORAGE_RETRY_MAX = 10.0
 
 
 class OperationEngine:
@@ -93,14 +98,38 @@ class OperationEngine:
 
     async def _run(self, operation_id: str) -> None:
         try:
-            await self._processor.process(operation_id)
+            await self._while_storage_unavailable(
+                lambda: self._processor.process(operation_id), f"operation {operation_id}"
+            )
         except asyncio.CancelledError:
             raise
         except Exception:
             # Keep the lease: the operation is retried once it expires, which paces a persistent failure.
             log.exception("operation %s failed unexpectedly; retried once its lease expires", operation_id)
             return
-        await self._queue.release(operation_id, self._owner)
+        await self._while_storage_unavailable(
+            lambda: self._queue.release(operation_id, self._owner), f"the lease of operation {operation_id}"
+        )
+
+    async def _while_storage_unavailable(self, action: Callable[[], Awaitable[object]], what: str) -> None:
+        """Run ``action``, again with backoff while the database is unavailable, so that an operation
+        continues as soon as the database is back instead of when its lease expires.
+
+        Its steps are idempotent and every write is version-checked, so repeating a step is safe.
+        """
+        attempts = 0
+        while True:
+            try:
+                await action()
+            except StorageUnavailableError:
+                attempts += 1
+                delay = min(STORAGE_RETRY_MAX, self._idle_poll * 2 ** min(attempts - 1, 10))
+                log.warning("the database is unavailable; %s is tried again in %.1fs", what, delay)
+                await asyncio.sleep(delay)
+            else:
+                if attempts:
+                    log.info("the database is back; %s went on", what)
+                return
 
     async def _dispatch(self) -> None:
         while True:
@@ -115,6 +144,11 @@ class OperationEngine:
                     timeout = min(timeout, (due - now).total_seconds())
             except asyncio.CancelledError:
                 raise
+            except StorageUnavailableError:
+                log.warning(
+                    "the database is unavailable; the engine looks for work again in %.1fs", self._idle_poll
+                )
+                timeout = self._idle_poll
             except Exception:
                 log.exception("the engine could not look for work; trying again")
                 timeout = self._idle_poll

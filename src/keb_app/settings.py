@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import attrs
 import yaml
 
-from keb_domain.errors import ConfigurationError
+from keb_domain.errors import ConfigurationError, PlatformRegionNotServedError
 from keb_domain.model.binding import ExpirationPolicy
 from keb_domain.model.catalog import CatalogSettings
 from keb_domain.model.configuration import (
@@ -27,7 +27,7 @@ from keb_domain.model.configuration import (
 )
 from keb_domain.model.hap import DEFAULT_RULES, HapRuleError, HapRules
 from keb_domain.model.plans import ALL_PLANS, PLANS_BY_NAME, Provider
-from keb_domain.model.regions import RegionPolicy
+from keb_domain.model.regions import BTP_PLATFORM_REGIONS, RegionPolicy
 from keb_domain.model.resources import OidcConfig, RuntimeDefaults
 from keb_domain.model.schemas import SchemaOptions
 from keb_domain.secrets import Secret
@@ -279,9 +279,26 @@ class Settings:
                 "APP_INFRASTRUCTURE_MANAGER_DEFAULT_TRIAL_PROVIDER: "
                 f"{trial_provider_name!r} is not AWS, Azure or GCP"
             ) from None
-        policy = RegionPolicy(
-            plans=plans, providers=providers, trial=trial, default_trial_provider=trial_provider
-        )
+        try:
+            policy = RegionPolicy(
+                plans=plans,
+                providers=providers,
+                trial=trial,
+                default_trial_provider=trial_provider,
+                platform_regions=env.get("APP_BROKER_PLATFORM_REGIONS", parse_list, BTP_PLATFORM_REGIONS),
+            )
+        except ConfigurationError as error:
+            raise ConfigurationError(f"APP_BROKER_PLATFORM_REGIONS: {error}") from None
+        if misspelt := policy.misspelt_platform_regions():
+            raise ConfigurationError(
+                "plans configuration or trial region mapping: platform regions must be written in ASCII "
+                f"lower case (letters, digits, '-'): {', '.join(repr(m[:63]) for m in misspelt[:5])}"
+            )
+        default_region = env.text("APP_BROKER_DEFAULT_REQUEST_REGION", "cf-eu10")
+        try:
+            default_region = policy.served_platform_region(default_region)
+        except PlatformRegionNotServedError as error:
+            raise ConfigurationError(f"APP_BROKER_DEFAULT_REQUEST_REGION: {error.description}") from None
 
         all_names = tuple(p.name for p in ALL_PLANS)
         catalog = CatalogSettings(
@@ -360,7 +377,7 @@ class Settings:
             runtime=runtime,
             timeouts=timeouts,
             pacing=pacing,
-            default_platform_region=env.text("APP_BROKER_DEFAULT_REQUEST_REGION", "cf-eu10"),
+            default_platform_region=default_region,
             only_single_trial_per_global_account=env.get(
                 "APP_BROKER_ONLY_SINGLE_TRIAL_PER_GA", parse_bool, True
             ),

@@ -59,6 +59,10 @@ class ConcurrencyError(UnprocessableError):
 # --- what the request names does not fit what exists -----------------------------------------------
 
 
+class PlatformRegionNotServedError(KebError):
+    """The path names a platform region this broker does not serve, in any spelling (404)."""
+
+
 class InstanceNotFoundError(KebError):
     """No such instance (404 on reads and last_operation)."""
 
@@ -114,6 +118,10 @@ class ForbiddenError(KebError):
 
 class StorageConflictError(KebError):
     """A version-checked write lost a race; the caller may re-read and retry."""
+
+
+class StorageUnavailableError(KebError):
+    """The database cannot be reached or is locked; nothing was changed and the caller may retry (503)."""
 
 
 class ClusterError(KebError):

@@ -149,7 +149,11 @@ class UnitOfWork(Protocol):
       StorageConflictError and nothing of its unit is written;
     * ``add`` fails with StorageConflictError when the key exists now, including one a concurrent unit
       committed meanwhile; a key deleted meanwhile may be added again;
-    * deletes are not version-checked: they remove the rows as committed now.
+    * deletes are not version-checked: they remove the rows as committed now;
+    * a database that cannot be reached or used (down, restarting, locked) raises StorageUnavailableError
+      from any of these, entering and leaving included; the unit then committed nothing, unless the
+      error came from ``commit`` itself, whose outcome is unknown. The queue and inventory ports raise
+      it too.
     """
 
     @property

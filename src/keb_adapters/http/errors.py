@@ -25,6 +25,7 @@ STATUS_BY_ERROR: tuple[tuple[type[e.KebError], int], ...] = (
     (e.UnsupportedApiVersionError, 412),
     (e.AsyncRequiredError, 422),
     (e.UnprocessableError, 422),
+    (e.PlatformRegionNotServedError, 404),
     (e.InstanceNotFoundError, 404),
     (e.BindingNotFoundError, 404),
     (e.BindingGoneError, 410),
@@ -34,12 +35,16 @@ STATUS_BY_ERROR: tuple[tuple[type[e.KebError], int], ...] = (
     (e.InstanceGoneError, 410),
     (e.InstanceConflictError, 409),
     (e.StorageConflictError, 422),  # a concurrent request won the race: the client may retry
+    (e.StorageUnavailableError, 503),  # with Retry-After: the database is down or locked
     (e.ClusterUnavailableError, 503),
     (e.ClusterError, 502),
 )
 
 # Statuses whose body is an empty object (OSB: 410 Gone on deprovision and unbind).
 EMPTY_BODY = frozenset({410})
+
+# Seconds a client should wait before retrying while the database is unavailable.
+STORAGE_RETRY_AFTER = 5
 
 
 def status_of(error: e.KebError) -> int:
@@ -49,18 +54,23 @@ def status_of(error: e.KebError) -> int:
     return HTTP_500_INTERNAL_SERVER_ERROR
 
 
-def osb_error(status: int, description: str, key: str | None = None) -> Response[OsbError | Empty]:
+def osb_error(
+    status: int, description: str, key: str | None = None, headers: dict[str, str] | None = None
+) -> Response[OsbError | Empty]:
     if status in EMPTY_BODY:
-        return Response(Empty(), status_code=status)
-    return Response(OsbError(description=description, error=key), status_code=status)
+        return Response(Empty(), status_code=status, headers=headers)
+    return Response(OsbError(description=description, error=key), status_code=status, headers=headers)
 
 
 def handle_keb_error(_: AnyRequest, exc: e.KebError) -> Response[OsbError | Empty]:
     status = status_of(exc)
     key = "ConcurrencyError" if isinstance(exc, e.StorageConflictError) else exc.error_key
+    headers = None
+    if isinstance(exc, e.StorageUnavailableError):
+        headers = {"Retry-After": str(STORAGE_RETRY_AFTER)}
     if status >= 500:
         log.warning("request failed: %s", exc.description)
-    return osb_error(status, exc.description, key)
+    return osb_error(status, exc.description, key, headers)
 
 
 def handle_validation(_: AnyRequest, exc: ValidationException) -> Response[OsbError | Empty]:

@@ -7,6 +7,7 @@ They hold no business rules; errors go through ``keb_adapters.http.errors``.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, put
@@ -69,6 +70,26 @@ async def check_api_version(request: AnyRequest) -> None:
     api_version(request)
 
 
+def platform_region(config: BrokerConfig, region: str | None) -> str:
+    """The canonical platform region of the path, or the configured default for paths without one."""
+    return config.default_platform_region if region is None else config.policy.served_platform_region(region)
+
+
+def osb_request_checks(config: BrokerConfig) -> Callable[[AnyRequest], Awaitable[None]]:
+    """The OSB router's ``before_request`` hook: version header, storable input, served platform region.
+
+    Every OSB route carrying ``{region}`` refuses a platform region the configuration does not serve
+    before any state is read, so no spelling of a region reaches another region's rules.
+    """
+
+    async def check(request: AnyRequest) -> None:
+        await check_api_version(request)
+        region = request.path_params.get("region")
+        platform_region(config, region if isinstance(region, str) else None)
+
+    return check
+
+
 def require_minor(request: AnyRequest, minor: int, endpoint: str) -> None:
     if api_version(request)[1] < minor:
         raise UnsupportedApiVersionError(
@@ -89,19 +110,19 @@ ERRORS = {
 def responses(*codes: int) -> dict[int, ResponseSpec]:
     texts = {
         **ERRORS,
-        404: "Not found",
+        404: "Not found, or a platform region this broker does not serve",
         409: "It exists with different attributes",
         410: "It does not exist",
         422: "Unprocessable: asynchronous processing required, or the state does not allow it",
         502: "A Kubernetes API (KCP, Gardener or the runtime cluster) refused the call",
-        503: "Binding creation takes longer than the time limit (it goes on in the background), or a "
-        "Kubernetes API is unreachable for now; retry",
+        503: "Binding creation takes longer than the time limit (it goes on in the background), or the "
+        "database or a Kubernetes API is unreachable for now; retry (Retry-After)",
     }
     return {
         **PROTECTED_RESPONSES,
         **{
             code: ResponseSpec(data_container=Empty if code == 410 else OsbError, description=texts[code])
-            for code in (400, 412, *codes)
+            for code in sorted({400, 404, 412, *codes})  # 404 also for a platform region not served
         },
     }
 
@@ -116,7 +137,7 @@ class CatalogController(Controller):
         responses=responses(),
     )
     async def catalog(self, config: Config, region: Region = None) -> dict[str, object]:
-        return build_catalog(config.policy, config.catalog, region or config.default_platform_region)
+        return build_catalog(config.policy, config.catalog, platform_region(config, region))
 
 
 class InstanceController(Controller):
@@ -153,7 +174,7 @@ class InstanceController(Controller):
                 instance_id=instance_id,
                 service_id=data.service_id,
                 plan_id=data.plan_id,
-                platform_region=region or config.default_platform_region,
+                platform_region=platform_region(config, region),
                 context=data.context,
                 parameters=data.parameters,
                 user_agent=request.headers.get("user-agent", ""),

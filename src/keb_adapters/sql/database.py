@@ -12,12 +12,28 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from keb_adapters.files import private_file
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for an in-memory or URI-style database."""
+    database = sa.engine.make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
 def create_engine(url: str, *, echo: bool = False, connect_args: dict[str, Any] | None = None) -> AsyncEngine:
-    """An async engine; SQLite gets WAL and a busy timeout so a writer waits instead of failing."""
+    """An async engine; SQLite gets WAL and a busy timeout so a writer waits instead of failing.
+
+    A SQLite file is created owner-only (0600) before SQLite opens it; SQLite gives its ``-wal`` and
+    ``-shm`` files the database file's mode, so they are owner-only too.
+    """
     if url.startswith("sqlite"):
+        if (path := _sqlite_file(url)) is not None:
+            private_file(path)
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30, **(connect_args or {})})
 
         @sa.event.listens_for(engine.sync_engine, "connect")

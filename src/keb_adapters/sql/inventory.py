@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keb_adapters.sql import tables as t
+from keb_adapters.sql.errors import connected
 from keb_adapters.sql.mapping import from_row
 from keb_domain.model.binding import Binding
 from keb_domain.model.instance import ArchivedInstance, Instance
@@ -131,7 +132,7 @@ class SqlInventory:
         self, query: RuntimeFilter, *, offset: int, limit: int, bindings: bool
     ) -> RuntimesPage:
         matches = _matches(query)
-        async with self.engine.connect() as connection:
+        async with connected(self.engine) as connection:
             total = int(
                 (await connection.execute(sa.select(sa.func.count()).select_from(matches))).scalar_one()
             )
@@ -205,7 +206,7 @@ class SqlInventory:
             .order_by(i.c.created_at, i.c.instance_id)
         )
         instance_columns = [c.name for c in i.c]
-        async with self.engine.connect() as connection:
+        async with connected(self.engine) as connection:
             result = await connection.stream(query.execution_options(yield_per=500))
             async for row in result:
                 mapping = row._mapping
@@ -224,5 +225,5 @@ class SqlInventory:
         gone = sa.select(t.instances_archived.c.instance_id).where(
             t.instances_archived.c.last_runtime_id.in_(runtime_ids)
         )
-        async with self.engine.connect() as connection:
+        async with connected(self.engine) as connection:
             return [row[0] for row in await connection.execute(sa.union(live, gone))]

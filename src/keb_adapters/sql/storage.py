@@ -7,6 +7,7 @@ StorageConflictError, as does an insert whose key exists. Operation claiming use
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
@@ -18,9 +19,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from keb_adapters.sql import tables as t
+from keb_adapters.sql.errors import MESSAGE as UNAVAILABLE
+from keb_adapters.sql.errors import connected, is_unavailable, transaction, unavailable_as_domain_error
 from keb_adapters.sql.mapping import from_row, to_row
 from keb_adapters.versions import V, at_version
-from keb_domain.errors import StorageConflictError
+from keb_domain.errors import StorageConflictError, StorageUnavailableError
 from keb_domain.model.binding import Binding
 from keb_domain.model.instance import ArchivedInstance, Instance
 from keb_domain.model.operation import Operation, OperationState
@@ -216,8 +219,14 @@ class SqlUnitOfWork:
         self._engine = engine
 
     async def __aenter__(self) -> Self:
-        self._connection = await self._engine.connect()
-        await self._connection.begin()
+        with unavailable_as_domain_error(connecting=True):
+            self._connection = await self._engine.connect()
+            try:
+                await self._connection.begin()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await self._connection.close()
+                raise
         self.instances = _Instances(self._connection)
         self.operations = _Operations(self._connection)
         self.archive = _Archive(self._connection)
@@ -228,18 +237,24 @@ class SqlUnitOfWork:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        try:
-            if self._connection.in_transaction():
-                await self._connection.rollback()
-        finally:
-            await self._connection.close()
+        # What was not committed is rolled back, by us or by the server losing the connection; a
+        # database gone meanwhile must not hide the block's own outcome.
+        with contextlib.suppress(StorageUnavailableError), unavailable_as_domain_error():
+            try:
+                if self._connection.in_transaction():
+                    await self._connection.rollback()
+            finally:
+                await self._connection.close()
+        if isinstance(exc, Exception) and is_unavailable(exc):
+            raise StorageUnavailableError(UNAVAILABLE) from exc
 
     async def commit(self) -> None:
-        try:
-            await self._connection.commit()
-        except IntegrityError:
-            raise StorageConflictError("a concurrent writer created the same row") from None
-        await self._connection.begin()
+        with unavailable_as_domain_error():
+            try:
+                await self._connection.commit()
+            except IntegrityError:
+                raise StorageConflictError("a concurrent writer created the same row") from None
+            await self._connection.begin()
 
 
 class SqlStorage:
@@ -259,7 +274,7 @@ class SqlStorage:
             sa.or_(ops.c.next_run_at.is_(None), ops.c.next_run_at <= now),
             sa.or_(ops.c.lease_until.is_(None), ops.c.lease_until < now),
         )
-        async with self.engine.begin() as connection:
+        async with transaction(self.engine) as connection:
             # A total order, NULLs placed alike on SQLite and PostgreSQL, so every storage claims the same.
             order = (ops.c.next_run_at.asc().nulls_first(), ops.c.created_at, ops.c.id)
             query = sa.select(ops.c.id).where(due).order_by(*order).limit(limit)
@@ -280,7 +295,7 @@ class SqlStorage:
 
     async def release(self, operation_id: str, owner: str) -> None:
         ops = t.operations
-        async with self.engine.begin() as connection:
+        async with transaction(self.engine) as connection:
             await connection.execute(
                 sa.update(ops)
                 .where(ops.c.id == operation_id, ops.c.lease_owner == owner)
@@ -289,7 +304,7 @@ class SqlStorage:
 
     async def next_due_at(self) -> datetime | None:
         ops = t.operations
-        async with self.engine.connect() as connection:
+        async with connected(self.engine) as connection:
             query = sa.select(sa.func.min(ops.c.next_run_at)).where(ops.c.state.in_(UNFINISHED))
             value: datetime | None = (await connection.execute(query)).scalar()
         return value

@@ -9,6 +9,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from keb_adapters.files import private_directory
+
 
 class StateDirectory:
     """A directory of JSON documents; each write replaces one file atomically with mode 0600."""
@@ -23,7 +25,7 @@ class StateDirectory:
 
     @staticmethod
     def _ensure_dir(path: Path) -> None:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_directory(path)
         path.chmod(0o700)
 
     def read(self, name: str) -> Any | None:

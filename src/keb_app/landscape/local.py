@@ -16,6 +16,7 @@ from typing import Literal
 
 import attrs
 
+from keb_adapters.files import private_directory
 from keb_app.landscape import _kubeconfig
 from keb_app.landscape.apiserver import KubeApiServer
 from keb_app.landscape.kim import JsonObject, KimSimulator
@@ -131,7 +132,7 @@ def start_local_landscape(
         for name, labels in local_pools(pool_size):
             if garden.get(CREDENTIALS_BINDINGS, name, namespace) is None:
                 garden.create(CREDENTIALS_BINDINGS, credentials_binding(name, namespace, labels), namespace)
-        kubeconfig_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(kubeconfig_dir)
         kubeconfigs: dict[str, Path] = {}
         for name in (KCP, GARDEN):
             path = kubeconfig_dir / f"{name}.yaml"

@@ -26,11 +26,11 @@ INSTANCE_QUERIES: dict[tuple[str, str], dict[str, bool]] = {
 
 # Status codes the instance endpoints are known to answer (the other tests of this package show each).
 INSTANCE_STATUSES: dict[tuple[str, str], set[int]] = {
-    ("/oauth/v2/catalog", "get"): {200, 412},
-    (INSTANCE, "put"): {200, 202, 400, 409, 412},
+    ("/oauth/v2/catalog", "get"): {200, 404, 412},
+    (INSTANCE, "put"): {200, 202, 400, 404, 409, 412},
     (INSTANCE, "get"): {200, 404, 412},
     (INSTANCE, "patch"): {200, 202, 400, 404, 412, 422},
-    (INSTANCE, "delete"): {202, 400, 410, 412},
+    (INSTANCE, "delete"): {202, 400, 404, 410, 412},
     (f"{INSTANCE}/last_operation", "get"): {200, 404, 412},
     ("/expire/service_instance/{instance_id}", "put"): {202, 400, 404},
     # Bindings call Kubernetes APIs synchronously: their errors are 502, and 503 when unreachable.
