@@ -84,6 +84,9 @@ def keb_env(data_dir: Path, port: int, env: Mapping[str, str]) -> dict[str, str]
         "APP_AUTH_MODE": "none",
         "APP_DATABASE_SECRET_KEY": KEY,
         "APP_HTTP_WORKERS": "1",
+        # A port of its own: with KEB's default 8071 two brokers at once (in a test, or test runs side by
+        # side) would refuse to start.
+        "APP_BROKER_STATUS_PORT": str(free_port()),
         **env,
     }
 
