@@ -8,6 +8,9 @@ from typing import Any
 
 import attrs
 
+from keb_adapters.memory.accounts import MemoryCredentialsBindings
+from keb_adapters.memory.clusters import MemoryControlPlane
+from keb_app.landscape.pools import local_pools
 from keb_app.settings import Settings
 from keb_domain.model.plans import KYMA_SERVICE_ID, PLANS_BY_NAME
 
@@ -76,3 +79,13 @@ def provision_body(
         "context": context(**context_changes),
         "parameters": params,
     }
+
+
+def memory_pools(
+    control_plane: MemoryControlPlane | None = None, size: int = 20
+) -> MemoryCredentialsBindings:
+    """The local landscape's pools in memory, with Shoots counted from ``control_plane``."""
+    pools = MemoryCredentialsBindings(control_plane)
+    for name, labels in local_pools(size):
+        pools.add(name, labels)
+    return pools

@@ -35,6 +35,7 @@ from prometheus_client.registry import Collector
 
 from keb_domain.model.operation import Operation, OperationState, OperationType
 from keb_domain.ports import BrokerStatistics
+from keb_domain.usecases.jobs import JobName, JobReport
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "kcp_keb_v2_"
@@ -248,6 +249,22 @@ class Metrics:
             ["kind"],
             registry=target,
         )
+        self.job_runs = Counter(
+            "keb_job_runs",
+            "Runs of the landscape jobs in this process (dry runs not counted), by job",
+            ["job"],
+            registry=target,
+        )
+        self.job_instances = Counter(
+            "keb_job_instances",
+            "Instances the landscape jobs acted on or could not handle, by job and outcome",
+            ["job", "outcome"],
+            registry=target,
+        )
+        for job in JobName:  # exposed from the start, so a rate() has a zero to start from
+            self.job_runs.labels(job.value)
+            for outcome in ("acted", "failed"):
+                self.job_instances.labels(job.value, outcome)
         self.workers_in_use = Gauge(
             PREFIX + "queue_workers_in_use",
             "Number of queue workers currently processing items",
@@ -264,6 +281,15 @@ class Metrics:
 
     def cluster_error(self, kind: str) -> None:
         self.cluster_errors.labels(kind).inc()
+
+    def job_ran(self, report: JobReport) -> None:
+        """A landscape job finished a run; a dry run changed nothing and is not counted."""
+        if report.dry_run:
+            return
+        job = report.job.value
+        self.job_runs.labels(job).inc()
+        self.job_instances.labels(job, "acted").inc(len(report.acted))
+        self.job_instances.labels(job, "failed").inc(len(report.failed))
 
     def busy_workers(self, count: int) -> None:
         self.workers_in_use.labels(QUEUE_NAME).set(count)

@@ -25,11 +25,13 @@ from keb_adapters.crypto import AesGcmCipher, local_secret_key
 from keb_adapters.files import private_directory
 from keb_adapters.http.bindings import BindingCreation
 from keb_adapters.kubernetes.client import KubeClient, LazyClient, listen_for_errors
-from keb_adapters.kubernetes.control_plane import KubernetesControlPlane
-from keb_adapters.kubernetes.gardener import KubernetesGardener
+from keb_adapters.kubernetes.control_plane import KubernetesControlPlane, KubernetesRuntimeConfiguration
+from keb_adapters.kubernetes.gardener import KubernetesCredentialsBindings, KubernetesGardener
 from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
+from keb_adapters.memory.accounts import MemoryCredentialsBindings
 from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, MemoryRuntimeClusters
 from keb_adapters.memory.inventory import MemoryInventory
+from keb_adapters.memory.runtime_config import MemoryRuntimeConfiguration
 from keb_adapters.memory.statistics import MemoryStatistics
 from keb_adapters.memory.storage import MemoryStorage
 from keb_adapters.metrics import Metrics, PoolStatus
@@ -40,6 +42,7 @@ from keb_adapters.sql.storage import SqlStorage
 from keb_adapters.system import RandomIds, SystemClock
 from keb_app.engine import OperationEngine
 from keb_app.landscape.local import LocalLandscape
+from keb_app.landscape.pools import local_pools
 from keb_app.landscape.shared import (
     LandscapeConfig,
     LandscapeUse,
@@ -55,19 +58,23 @@ from keb_domain.ports import (
     Cipher,
     Clock,
     ControlPlane,
+    CredentialsBindings,
     Gardener,
     IdGenerator,
     Inventory,
     OperationQueue,
     RuntimeClusters,
+    RuntimeConfigurationSource,
     Statistics,
     StorageReads,
     UnitOfWork,
 )
 from keb_domain.secrets import Secret
+from keb_domain.usecases.accounts import HyperscalerAccounts
 from keb_domain.usecases.bindings import BindingUseCases, CleanupReport, CredentialIssuer
 from keb_domain.usecases.instances import InstanceUseCases
 from keb_domain.usecases.inventory import InventoryUseCases
+from keb_domain.usecases.jobs import JobName, JobReport, LandscapeJobs
 from keb_domain.usecases.processing import OperationProcessor
 
 log = logging.getLogger("keb")
@@ -103,12 +110,14 @@ class Services:
     engine: OperationEngine
     metrics: Metrics
     statistics: Statistics
+    jobs: LandscapeJobs
     run_engine: bool = True
     landscape: list[LocalLandscape] = attrs.field(factory=list)  # the running local landscape, if any
     verifier: TokenVerifier | None = None  # None: APP_AUTH_MODE=none
     local_issuer: LocalIssuer | None = None
     _cleanup: asyncio.Task[None] | None = None
     _stop_deadline: float | None = None
+    _scheduled_jobs: asyncio.Task[None] | None = None
     _startup: list[Callable[[], Awaitable[None]]] = attrs.field(factory=list)
     _shutdown: list[Callable[[], Awaitable[None]]] = attrs.field(factory=list)
 
@@ -120,6 +129,8 @@ class Services:
             self._cleanup = asyncio.create_task(
                 self._clean_bindings_periodically(), name="keb-binding-cleanup"
             )
+            if self.settings.jobs_interval > 0 and self.settings.scheduled_jobs:
+                self._scheduled_jobs = asyncio.create_task(self._run_jobs_periodically(), name="keb-jobs")
 
     async def begin_stop(self, deadline: float) -> None:
         """The stop has begun (SIGTERM): claim no more operations while open requests finish.
@@ -134,6 +145,11 @@ class Services:
         default the one :meth:`begin_stop` was given), the rest are cancelled and their leases released.
         """
         deadline = deadline if deadline is not None else self._stop_deadline
+        if self._scheduled_jobs is not None:
+            self._scheduled_jobs.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scheduled_jobs
+            self._scheduled_jobs = None
         if self._cleanup is not None:
             self._cleanup.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -190,6 +206,26 @@ class Services:
             )
         return report
 
+    async def run_job(self, job: JobName, *, dry_run: bool = False) -> JobReport:
+        """One run of a landscape job, counted in the metrics."""
+        report = await self.jobs.run(job, dry_run=dry_run)
+        self.metrics.job_ran(report)
+        return report
+
+    async def run_scheduled_jobs(self) -> list[JobReport]:
+        """One round of the jobs ``APP_JOBS`` names (each safe to run on several replicas at once)."""
+        return [await self.run_job(job) for job in self.settings.scheduled_jobs]
+
+    async def _run_jobs_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.jobs_interval)
+            try:
+                await self.run_scheduled_jobs()
+            except Exception:
+                log.exception(
+                    "a scheduled job failed; the jobs run again in %ss", self.settings.jobs_interval
+                )
+
     async def _clean_bindings_periodically(self) -> None:
         while True:
             await asyncio.sleep(self.settings.binding_cleanup_interval)
@@ -199,6 +235,10 @@ class Services:
                 log.exception(
                     "the binding cleanup failed; it runs again in %ss", self.settings.binding_cleanup_interval
                 )
+
+
+# Tests on the memory control plane provision many runtimes of one global account and of many accounts.
+MEMORY_POOL_SIZE = 200
 
 
 def build_services(
@@ -212,11 +252,14 @@ def build_services(
     gardener: Gardener | None = None,
     runtime_clusters: RuntimeClusters | None = None,
     cipher: Cipher | None = None,
+    credentials_bindings: CredentialsBindings | None = None,
+    runtime_configuration: RuntimeConfigurationSource | None = None,
     run_engine: bool = True,
     idle_poll: float = 1.0,
     metrics: Metrics | None = None,
     migrate_at_start: bool = True,
     landscape_in_process: bool = False,
+    start_landscape: bool = True,
 ) -> Services:
     """Build the broker without I/O.
 
@@ -224,6 +267,8 @@ def build_services(
         migrate_at_start: ``start()`` migrates the database (``keb serve`` migrates once before its workers).
         landscape_in_process: with the local landscape, run it inside this process instead of in a process
             of its own (tests that look inside it); either way one landscape serves one data directory.
+        start_landscape: start (or attach to) the local landscape at ``start()``; off for ``keb job``,
+            which only writes operations to the database.
     """
     clock = clock or SystemClock()
     metrics = metrics or Metrics()
@@ -254,22 +299,50 @@ def build_services(
     landscape: list[LocalLandscape] = []
     if control_plane is None:
         kcp_client, garden_client = _kubernetes_clients(
-            settings, landscape, startup, shutdown, in_process=landscape_in_process
+            settings, landscape, startup if start_landscape else [], shutdown, in_process=landscape_in_process
         )
         control_plane = KubernetesControlPlane(kcp_client)
+        runtime_configuration = runtime_configuration or KubernetesRuntimeConfiguration(
+            kcp_client, settings.runtime_configuration_name
+        )
         gardener = gardener or KubernetesGardener(garden_client, settings.gardener_project)
+        credentials_bindings = credentials_bindings or KubernetesCredentialsBindings(
+            garden_client, settings.gardener_project
+        )
         runtime_clusters = runtime_clusters or KubernetesRuntimeClusters(
             control_plane, settings.kubernetes_timeout
         )
     if isinstance(control_plane, MemoryControlPlane):
         gardener = gardener or MemoryGardener(control_plane, clock)
         runtime_clusters = runtime_clusters or MemoryRuntimeClusters(control_plane, clock)
-    if gardener is None or runtime_clusters is None:
+        if credentials_bindings is None:
+            memory_pools = MemoryCredentialsBindings(control_plane)
+            for name, labels in local_pools(MEMORY_POOL_SIZE):
+                memory_pools.add(name, labels)
+            credentials_bindings = memory_pools
+        runtime_configuration = runtime_configuration or MemoryRuntimeConfiguration()
+    if (
+        gardener is None
+        or runtime_clusters is None
+        or credentials_bindings is None
+        or runtime_configuration is None
+    ):
         raise ConfigurationError(
-            "a control plane other than the memory one needs Gardener and runtime clusters"
+            "a control plane other than the memory one needs Gardener, runtime clusters, "
+            "credentials bindings and the runtime configuration"
         )
     observer = Observers([OperationLog(), metrics])
-    processor = OperationProcessor(storage, control_plane, clock, ids, settings.broker, observer=observer)
+    accounts = HyperscalerAccounts(settings.hap_rules, credentials_bindings)
+    processor = OperationProcessor(
+        storage,
+        control_plane,
+        clock,
+        ids,
+        settings.broker,
+        observer=observer,
+        accounts=accounts,
+        runtime_configuration=runtime_configuration,
+    )
     operation_engine = OperationEngine(
         storage,
         processor,
@@ -321,6 +394,7 @@ def build_services(
         engine=operation_engine,
         metrics=metrics,
         statistics=statistics,
+        jobs=LandscapeJobs(inventory, instances, clock, settings.job_periods),
         run_engine=run_engine,
         landscape=landscape,
         startup=startup,
@@ -347,6 +421,8 @@ def landscape_config(settings: Settings) -> LandscapeConfig:
         ready_after=settings.local_ready_after,
         project=settings.gardener_project,
         failing_subaccount_prefix=settings.local_failing_subaccount_prefix,
+        pool_size=settings.local_pool_size,
+        runtime_configuration_name=settings.runtime_configuration_name,
         log_level=settings.log_level,
         log_format=settings.log_format,
     )

@@ -4,6 +4,8 @@ keb serve             run the broker (the embedded defaults, or what APP_* varia
 keb migrate           bring the database schema up to date and exit
 keb cleanup-bindings  remove expired bindings (and their cluster identities), print what was removed
 keb landscape         run only the local landscape (Kubernetes API double + KIM) and print its kubeconfigs
+keb job NAME [--dry-run]  run a landscape job once: trial-expiration, free-expiration, free-cleanup,
+                      deprovision-retrigger; print what it did (or would do)
 keb token [--scope S] print a bearer token of the embedded issuer (APP_AUTH_MODE=local)
 keb config check      print the effective configuration (secrets masked), or every error
 keb client ...        drive any broker over HTTP (keb client --help)
@@ -34,6 +36,7 @@ from keb_app.logs import configure_logging
 from keb_app.settings import Settings
 from keb_domain.auth import ALL_SCOPES
 from keb_domain.errors import ConfigurationError
+from keb_domain.usecases.jobs import JobName
 
 log = logging.getLogger("keb")
 
@@ -144,6 +147,32 @@ async def _cleanup_bindings(settings: Settings) -> int:
     return 1 if failed else 0
 
 
+async def _job(settings: Settings, name: str, dry_run: bool) -> int:
+    """One run of a job; exit status 1 if an instance could not be handled.
+
+    Jobs act on the database through the use cases (the broker's workers do the cluster work), so a job
+    beside ``make run`` does not start a second local landscape on the same state.
+    """
+    services = build_services(settings, run_engine=False, start_landscape=False)
+    await services.start()
+    try:
+        report = await services.run_job(JobName(name), dry_run=dry_run)
+    finally:
+        await services.stop()
+    verb = "would act on" if dry_run else "acted on"
+    acted = dict(report.acted)
+    for instance_id in report.candidates:
+        if dry_run:
+            print(f"{name}: {verb} instance {instance_id}")
+        elif instance_id in acted:
+            print(f"{name}: instance {instance_id}: operation {acted[instance_id]}")
+    for instance_id, why in report.failed:
+        print(f"{name}: instance {instance_id} failed: {why}")
+    count = len(report.candidates) if dry_run else len(report.acted)
+    print(f"{name}: {verb} {count} instance(s){' (dry run: nothing changed)' if dry_run else ''}")
+    return 1 if report.failed else 0
+
+
 def token(settings: Settings, scopes: list[str]) -> int:
     if settings.auth.mode != "local":
         print(
@@ -217,6 +246,17 @@ def describe(settings: Settings) -> list[tuple[str, str]]:
         ("APP_OPERATION_POLL_INTERVAL", f"{broker.pacing.poll_interval:g}s"),
         ("APP_OPERATION_RECOVERY_DELAY", f"{settings.recovery_delay:g}s"),
         ("APP_BROKER_OPERATION_TIMEOUT", f"{timeouts.operation:g}s"),
+        ("APP_HAP_RULE_FILE_PATH", os.environ.get("APP_HAP_RULE_FILE_PATH") or "(KEB's chart rules)"),
+        ("APP_RUNTIME_CONFIGURATION_CONFIG_MAP_NAME", settings.runtime_configuration_name),
+        ("APP_LOCAL_LANDSCAPE_POOL_SIZE", str(settings.local_pool_size)),
+        ("APP_TRIAL_CLEANUP_EXPIRATION_PERIOD", f"{settings.job_periods.trial_expiration:g}s"),
+        ("APP_FREE_EXPIRATION_PERIOD", f"{settings.job_periods.free_expiration:g}s"),
+        ("APP_FREE_CLEANUP_EXPIRATION_PERIOD", f"{settings.job_periods.free_cleanup:g}s"),
+        (
+            "APP_JOBS_INTERVAL",
+            f"{settings.jobs_interval:g}s" if settings.jobs_interval > 0 else "0 (only `keb job`)",
+        ),
+        ("APP_JOBS", ",".join(job.value for job in settings.scheduled_jobs)),
         ("APP_LOG_LEVEL", settings.log_level.lower()),
         ("APP_LOG_FORMAT", settings.log_format),
     ]
@@ -253,6 +293,9 @@ settings it reads (environment variables; `keb config check` shows the effective
   APP_AUTH_MODE (local|jwt|none), APP_AUTH_ISSUER, APP_AUTH_JWKS_URL, APP_AUTH_AUDIENCE
   APP_KCP_KUBECONFIG, APP_GARDENER_KUBECONFIG, APP_GARDENER_PROJECT   a real control plane
   APP_BROKER_*, APP_OPERATION_*, APP_STEP_TIMEOUTS_*                   KEB's broker settings
+  APP_HAP_RULE_FILE_PATH, APP_RUNTIME_CONFIGURATION_CONFIG_MAP_NAME     account pools, Kyma template
+  APP_JOBS_INTERVAL (0 = off), APP_JOBS, APP_*_EXPIRATION_PERIOD       the jobs run inside the broker too
+  APP_LOCAL_LANDSCAPE_POOL_SIZE (20)         CredentialsBindings per pool the local landscape seeds
   APP_LOG_LEVEL (debug|info|warning|error), APP_LOG_FORMAT (text|json)
 """
 MIGRATE_HELP = """\
@@ -276,6 +319,19 @@ there, so run it where serve runs or set APP_DATA_DIR.
 
 settings it reads: APP_AUTH_MODE, APP_DATA_DIR, APP_AUTH_AUDIENCE; APP_AUTH_ISSUER, APP_BROKER_URL,
 APP_BROKER_HOST, APP_BROKER_PORT (only to override the issuer serve recorded).
+"""
+JOB_HELP = """\
+Run one landscape job once and exit (deploy/ runs each as a Kubernetes CronJob), printing every instance it
+acts on; exit 1 if one could not be handled. Jobs only write operations to the database: the broker's
+workers do the cluster work, so they start no local landscape and may run on several replicas at once.
+
+  trial-expiration       expire trials older than APP_TRIAL_CLEANUP_EXPIRATION_PERIOD (336h)
+  free-expiration        expire free instances older than APP_FREE_EXPIRATION_PERIOD (720h)
+  free-cleanup           deprovision free instances older than APP_FREE_CLEANUP_EXPIRATION_PERIOD (2160h)
+  deprovision-retrigger  deprovision again the instances whose deprovisioning failed
+
+settings it reads: the database settings as `keb migrate`, APP_DATABASE_SECRET_KEY, the periods above,
+APP_BROKER_ENABLE_PLANS, APP_LOG_LEVEL, APP_LOG_FORMAT.
 """
 CONFIG_HELP = """\
 Check the configuration from the environment without starting anything: print the effective values
@@ -304,6 +360,9 @@ def _parser() -> argparse.ArgumentParser:
     command("serve", "run the broker", SERVE_HELP)
     command("migrate", "apply database migrations and exit", MIGRATE_HELP)
     command("cleanup-bindings", "remove expired bindings and print what was removed", CLEANUP_HELP)
+    job_parser = command("job", "run a landscape job once (for a Kubernetes CronJob)", JOB_HELP)
+    job_parser.add_argument("name", choices=[job.value for job in JobName], help="the job")
+    job_parser.add_argument("--dry-run", action="store_true", help="print what it would do; change nothing")
     token_parser = command("token", "print a bearer token of the embedded issuer", MINT_HELP)
     token_parser.add_argument(
         "--scope",
@@ -351,5 +410,7 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(server.migrate_database(settings))  # it says so in the log
     elif args.command == "token":
         raise SystemExit(token(settings, args.scope))
+    elif args.command == "job":
+        raise SystemExit(asyncio.run(_job(settings, args.name, args.dry_run)))
     elif args.command == "cleanup-bindings":
         raise SystemExit(asyncio.run(_cleanup_bindings(settings)))

@@ -26,12 +26,14 @@ from keb_domain.model.configuration import (
     parse_plans_configuration,
     parse_providers_configuration,
 )
+from keb_domain.model.hap import DEFAULT_RULES, HapRuleError, HapRules
 from keb_domain.model.plans import ALL_PLANS, PLANS_BY_NAME, Provider
 from keb_domain.model.regions import BTP_PLATFORM_REGIONS, RegionPolicy
 from keb_domain.model.resources import OidcConfig, RuntimeDefaults
 from keb_domain.model.schemas import SchemaOptions
 from keb_domain.secrets import Secret
 from keb_domain.usecases.config import BrokerConfig, Pacing, Timeouts
+from keb_domain.usecases.jobs import JobName, JobPeriods
 
 T = TypeVar("T")
 
@@ -253,6 +255,31 @@ def _binding_policy(env: _Env) -> ExpirationPolicy:
     return policy
 
 
+def _job_names(text: str) -> tuple[JobName, ...]:
+    names = parse_list(text)
+    known = [job.value for job in JobName]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(f"unknown job(s) {', '.join(unknown)}; the jobs are {', '.join(known)}")
+    return tuple(JobName(name) for name in names)
+
+
+def _hap_rules(env: _Env, enabled_plans: frozenset[str]) -> HapRules:
+    """KEB's ``APP_HAP_RULE_FILE_PATH``: a YAML file with a ``rule`` list (the chart's ``hap.rule``)."""
+    key = "APP_HAP_RULE_FILE_PATH"
+    path = env.text(key, "")
+    entries: list[str] = list(DEFAULT_RULES)
+    if path:
+        loaded = _load_yaml(key, path, "")
+        if not isinstance(loaded, Mapping) or not isinstance(loaded.get("rule"), list):
+            raise ConfigurationError(f"{key}: expected a mapping with a 'rule' list")
+        entries = [str(entry) for entry in loaded["rule"]]
+    try:
+        return HapRules.parse(entries, PLANS_BY_NAME, required_plans=sorted(enabled_plans))
+    except HapRuleError as error:
+        raise ConfigurationError(f"{key}: {error.description}") from None
+
+
 @attrs.frozen
 class Settings:
     """Everything the application is configured with."""
@@ -280,8 +307,14 @@ class Settings:
     serving: ServingSettings
     workers: int
     local_ready_after: float
+    local_pool_size: int
+    runtime_configuration_name: str
+    job_periods: JobPeriods
+    jobs_interval: float  # 0: the jobs run only as `keb job` (CronJobs)
+    scheduled_jobs: tuple[JobName, ...]
     log_level: str
     log_format: str
+    hap_rules: HapRules
 
     def __repr__(self) -> str:
         # The database URL may carry a password.
@@ -468,6 +501,18 @@ class Settings:
             serving=_serving(env),
             workers=env.get("APP_OPERATION_WORKERS", parse_int, 20),
             local_ready_after=env.get("APP_LOCAL_LANDSCAPE_READY_AFTER", parse_duration, 3.0),
+            local_pool_size=env.get("APP_LOCAL_LANDSCAPE_POOL_SIZE", parse_int, 20),
+            runtime_configuration_name=env.text(
+                "APP_RUNTIME_CONFIGURATION_CONFIG_MAP_NAME", "keb-runtime-config"
+            ),
             log_level=env.get("APP_LOG_LEVEL", _one_of(LOG_LEVELS), "info").upper(),
             log_format=env.get("APP_LOG_FORMAT", _one_of(LOG_FORMATS), "text"),
+            hap_rules=_hap_rules(env, catalog.enabled_plans),
+            job_periods=JobPeriods(
+                trial_expiration=env.get("APP_TRIAL_CLEANUP_EXPIRATION_PERIOD", parse_duration, 336 * 3600.0),
+                free_expiration=env.get("APP_FREE_EXPIRATION_PERIOD", parse_duration, 720 * 3600.0),
+                free_cleanup=env.get("APP_FREE_CLEANUP_EXPIRATION_PERIOD", parse_duration, 2160 * 3600.0),
+            ),
+            jobs_interval=env.get("APP_JOBS_INTERVAL", parse_duration, 0.0),
+            scheduled_jobs=env.get("APP_JOBS", _job_names, tuple(JobName)),
         )

@@ -15,6 +15,7 @@ from typing import Any, Protocol, Self
 import attrs
 
 from keb_domain.model.binding import Binding
+from keb_domain.model.hap import CredentialsBindingInfo, LabelSelector
 from keb_domain.model.instance import ArchivedInstance, Instance
 from keb_domain.model.inventory import InfoRuntime, RuntimeFilter, RuntimesPage
 from keb_domain.model.operation import Operation, OperationState, OperationType
@@ -436,3 +437,41 @@ class NoObserver:
 
     def finished(self, operation: Operation) -> None:
         return None
+
+
+# --- hyperscaler account pools -------------------------------------------------------------------------
+
+
+class CredentialsBindings(Protocol):
+    """Gardener CredentialsBindings (``security.gardener.cloud/v1alpha1``) of the project namespace, and
+    which of them Shoots use. Transport failures raise the ControlPlane errors."""
+
+    async def list(self, selector: LabelSelector) -> list[CredentialsBindingInfo]:
+        """The bindings whose labels match ``selector``."""
+        ...
+
+    async def get(self, name: str) -> CredentialsBindingInfo | None:
+        """One binding, or None when it does not exist."""
+        ...
+
+    async def relabel(self, binding: CredentialsBindingInfo, labels: Mapping[str, str]) -> None:
+        """Replace the binding's labels, only if it is still at ``binding.resource_version``.
+
+        Raises ClusterConflictError when someone changed it since it was read (optimistic concurrency),
+        ClusterNotFoundError when it is gone.
+        """
+        ...
+
+    async def shoot_usage(self) -> dict[str, int]:
+        """How many Shoots of the project use each binding (``spec.secretBindingName`` or
+        ``spec.credentialsBindingName``)."""
+        ...
+
+
+class RuntimeConfigurationSource(Protocol):
+    """The runtime configuration ConfigMap in KCP, read fresh for every operation that needs it."""
+
+    async def data(self) -> dict[str, str] | None:
+        """The ConfigMap's ``data``, or None when it does not exist. Transport failures raise the
+        ControlPlane errors."""
+        ...

@@ -13,15 +13,19 @@ from typing import Any
 
 import attrs
 
+from keb_adapters.memory.accounts import MemoryCredentialsBindings
 from keb_adapters.memory.clusters import MemoryControlPlane
+from keb_adapters.memory.runtime_config import MemoryRuntimeConfiguration
 from keb_adapters.memory.storage import MemoryStorage
+from keb_domain.model.hap import DEFAULT_RULES, HapRules
 from keb_domain.model.instance import Instance
 from keb_domain.model.operation import Operation
-from keb_domain.model.plans import KYMA_SERVICE_ID
+from keb_domain.model.plans import KYMA_SERVICE_ID, PLANS_BY_NAME
+from keb_domain.usecases.accounts import HyperscalerAccounts
 from keb_domain.usecases.config import BrokerConfig
 from keb_domain.usecases.instances import InstanceUseCases, ProvisionCommand, UpdateCommand
 from keb_domain.usecases.processing import OperationProcessor
-from tests.support import AWS, FakeClock, SequentialIds, context, settings_for_tests
+from tests.support import AWS, FakeClock, SequentialIds, context, memory_pools, settings_for_tests
 
 OWNER = "unit-test"
 
@@ -43,6 +47,8 @@ class Core:
     config: BrokerConfig
     instances: InstanceUseCases
     processor: OperationProcessor
+    pools: MemoryCredentialsBindings
+    runtime_configuration: MemoryRuntimeConfiguration
 
     async def run_due(self) -> int:
         """Process every operation that is due now, once each; returns how many ran."""
@@ -86,12 +92,16 @@ def make_core(
     *,
     ready_after: float = 0.0,
     deletion_delay: float = 0.0,
+    pool_size: int = 20,
 ) -> Core:
     clock = FakeClock()
     ids = SequentialIds()
     storage = MemoryStorage()
     kcp = MemoryControlPlane(clock, ready_after=ready_after, deletion_delay=deletion_delay)
     used = config or default_config()
+    pools = memory_pools(kcp, pool_size)
+    runtime_configuration = MemoryRuntimeConfiguration()
+    accounts = HyperscalerAccounts(HapRules.parse(DEFAULT_RULES, PLANS_BY_NAME), pools)
     return Core(
         clock=clock,
         ids=ids,
@@ -99,7 +109,11 @@ def make_core(
         kcp=kcp,
         config=used,
         instances=InstanceUseCases(storage, clock, ids, used, reads=storage),
-        processor=OperationProcessor(storage, kcp, clock, ids, used),
+        processor=OperationProcessor(
+            storage, kcp, clock, ids, used, accounts=accounts, runtime_configuration=runtime_configuration
+        ),
+        runtime_configuration=runtime_configuration,
+        pools=pools,
     )
 
 

@@ -103,3 +103,25 @@ class KubernetesControlPlane:
         if not data.get("config"):
             raise ClusterNotFoundError(f"secret {KUBECONFIG_NAMESPACE}/{name} has no key config")
         return decode_base64(data["config"], f"secret {KUBECONFIG_NAMESPACE}/{name}")
+
+
+class KubernetesRuntimeConfiguration:
+    """KEB's runtime configuration ConfigMap (``APP_RUNTIME_CONFIGURATION_CONFIG_MAP_NAME``) in KCP."""
+
+    def __init__(
+        self, client: LazyClient, name: str = "keb-runtime-config", namespace: str = "kcp-system"
+    ) -> None:
+        self._client = client
+        self.name = name
+        self.namespace = namespace
+
+    async def data(self) -> dict[str, str] | None:
+        c = await self._client.get()
+        try:
+            config_map = await call(
+                f"get configmap {self.namespace}/{self.name}",
+                c.core.read_namespaced_config_map(self.name, self.namespace, _request_timeout=c.timeout),
+            )
+        except ClusterNotFoundError:
+            return None
+        return {str(k): str(v) for k, v in (config_map.data or {}).items()}

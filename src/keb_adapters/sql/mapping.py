@@ -27,7 +27,13 @@ def _columns(cls: type[Any], **renames: str) -> None:
     converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **overrides))
 
 
-_columns(Instance, plan_id="service_plan_id", plan_name="service_plan_name", cluster_region="provider_region")
+_columns(
+    Instance,
+    plan_id="service_plan_id",
+    plan_name="service_plan_name",
+    cluster_region="provider_region",
+    credentials_binding="subscription_secret_name",
+)
 _columns(Operation)
 _columns(ArchivedInstance, platform_region="subaccount_region", cluster_region="region")
 _columns(Binding, binding_id="id", strategy="binding_type", credentials="kubeconfig")

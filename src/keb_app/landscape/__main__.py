@@ -48,6 +48,17 @@ def _parser() -> argparse.ArgumentParser:
         default="",
         help="KIM fails runtimes of subaccounts with this prefix (with --data-dir)",
     )
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        default=20,
+        help="CredentialsBindings per dedicated hyperscaler account pool (default 20)",
+    )
+    parser.add_argument(
+        "--runtime-configuration-name",
+        default="keb-runtime-config",
+        help="the runtime configuration ConfigMap seeded in kcp-system (default keb-runtime-config)",
+    )
     parser.add_argument("--log-level", default="INFO", help="log level (default INFO)")
     parser.add_argument(
         "--log-format", choices=("text", "json"), default="text", help="log lines (default text)"
@@ -74,6 +85,8 @@ def _serve_data_dir(args: argparse.Namespace, stop: threading.Event) -> int:
         ready_after=args.ready_after,
         project=args.project,
         failing_subaccount_prefix=args.failing_subaccount_prefix,
+        pool_size=args.pool_size,
+        runtime_configuration_name=args.runtime_configuration_name,
     )
     try:
         owned = own_landscape(config)
@@ -128,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         ready_after=args.ready_after,
         project=args.project,
         auth=args.auth,
+        pool_size=args.pool_size,
+        runtime_configuration_name=args.runtime_configuration_name,
     )
     with landscape:
         out = sys.stdout

@@ -20,6 +20,9 @@ from keb_adapters.files import private_directory
 from keb_app.landscape import _kubeconfig
 from keb_app.landscape.apiserver import KubeApiServer
 from keb_app.landscape.kim import JsonObject, KimSimulator
+from keb_app.landscape.pools import CREDENTIALS_BINDINGS, credentials_binding, local_pools
+from keb_domain.model.resources import DEFAULT_KYMA_TEMPLATE
+from keb_domain.model.runtime_config import DEFAULT_KEY, config_map_entry
 
 _log = logging.getLogger(__name__)
 
@@ -74,6 +77,16 @@ def _write_private(path: Path, text: str) -> None:
     path.chmod(0o600)
 
 
+def runtime_configuration(name: str) -> JsonObject:
+    """KEB's runtime configuration ConfigMap with the built-in Kyma template for every plan."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "kcp-system", "labels": {"keb-config": "true"}},
+        "data": {DEFAULT_KEY: config_map_entry(DEFAULT_KYMA_TEMPLATE)},
+    }
+
+
 def _start_server(host: str, port: int | None, state_dir: Path | None) -> KubeApiServer:
     wanted = port
     if wanted is None:
@@ -102,6 +115,8 @@ def start_local_landscape(
     project: str = "kyma-dev",
     auth: Literal["token", "certificate"] = "token",
     fail_when: Callable[[JsonObject], str | None] | None = None,
+    pool_size: int = 20,
+    runtime_configuration_name: str = "keb-runtime-config",
 ) -> LocalLandscape:
     """Start the landscape and write admin kubeconfigs ``kcp.yaml`` and ``garden.yaml`` (mode 0600).
 
@@ -114,13 +129,23 @@ def start_local_landscape(
         project: Gardener project; its namespace ``garden-{project}`` holds the Shoots.
         auth: how the written kubeconfigs authenticate.
         fail_when: names Runtimes that KIM turns ``Failed`` (with the message it returns).
+        pool_size: CredentialsBindings per dedicated hyperscaler account pool (missing ones are added;
+            existing ones, with their claims, are kept).
+        runtime_configuration_name: the runtime configuration ConfigMap seeded in ``kcp-system`` with the
+            built-in Kyma template as ``default`` (an existing one, perhaps edited, is kept).
     """
     server = _start_server(host, port, state_dir)
     try:
         kcp = server.find_cluster(KCP) or server.add_cluster(KCP, namespaces=("default", "kcp-system"))
         kcp.ensure_namespace("kcp-system")
+        if kcp.get("configmaps", runtime_configuration_name, "kcp-system") is None:
+            kcp.create("configmaps", runtime_configuration(runtime_configuration_name), "kcp-system")
         garden = server.find_cluster(GARDEN) or server.add_cluster(GARDEN, namespaces=("default",))
-        garden.ensure_namespace(f"garden-{project}")
+        namespace = f"garden-{project}"
+        garden.ensure_namespace(namespace)
+        for name, labels in local_pools(pool_size):
+            if garden.get(CREDENTIALS_BINDINGS, name, namespace) is None:
+                garden.create(CREDENTIALS_BINDINGS, credentials_binding(name, namespace, labels), namespace)
         private_directory(kubeconfig_dir)
         kubeconfigs: dict[str, Path] = {}
         for name in (KCP, GARDEN):

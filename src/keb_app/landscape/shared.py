@@ -46,6 +46,8 @@ class LandscapeConfig:
     ready_after: float
     project: str
     failing_subaccount_prefix: str
+    pool_size: int = 20  # CredentialsBindings per dedicated hyperscaler account pool
+    runtime_configuration_name: str = "keb-runtime-config"  # the seeded ConfigMap in kcp-system
     log_level: str = "INFO"  # the broker's, so the landscape's lines fit its log
     log_format: str = "text"
 
@@ -153,6 +155,8 @@ def own_landscape(config: LandscapeConfig) -> OwnedLandscape | None:
             ready_after=config.ready_after,
             project=config.project,
             fail_when=failing_subaccounts(config.failing_subaccount_prefix),
+            pool_size=config.pool_size,
+            runtime_configuration_name=config.runtime_configuration_name,
         )
     except BaseException:
         _unlock(descriptor)
@@ -208,6 +212,10 @@ def _command(config: LandscapeConfig) -> list[str]:
         config.project,
         "--failing-subaccount-prefix",
         config.failing_subaccount_prefix,
+        "--pool-size",
+        str(config.pool_size),
+        "--runtime-configuration-name",
+        config.runtime_configuration_name,
         "--stop-with-parent",
         "--log-level",
         config.log_level,

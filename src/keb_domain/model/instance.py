@@ -44,6 +44,8 @@ class Instance:
     last_operation_id: str = ""
     expired_at: datetime | None = None
     version: int = 0
+    # The Gardener CredentialsBinding claimed from a hyperscaler account pool (KEB's SubscriptionSecretName).
+    credentials_binding: str = ""
 
     @property
     def cluster_name(self) -> str:
@@ -61,6 +63,9 @@ class Instance:
 
     def with_runtime(self, runtime_id: str, now: datetime) -> Instance:
         return attrs.evolve(self, runtime_id=runtime_id, updated_at=now)
+
+    def with_credentials_binding(self, name: str, now: datetime) -> Instance:
+        return attrs.evolve(self, credentials_binding=name, updated_at=now)
 
     def with_last_operation(self, operation_id: str, now: datetime) -> Instance:
         return attrs.evolve(self, last_operation_id=operation_id, updated_at=now)

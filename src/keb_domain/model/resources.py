@@ -255,20 +255,6 @@ def _purpose(plan: Plan, runtime: RuntimeDefaults) -> str:
     return "evaluation" if plan.kind in (PlanKind.TRIAL, PlanKind.FREE) else runtime.default_purpose
 
 
-def secret_binding_name(instance: Instance, plan: Plan) -> str:
-    """The Gardener CredentialsBinding the shoot uses.
-
-    KEB claims one from a hyperscaler account pool; we name the pool's binding by provider, tenancy and EU
-    Access, which is what the pool rules (``aws``, ``aws(PR=cf-eu11) -> EU``, ``trial -> S``) select on.
-    """
-    parts = [instance.provider.value]
-    if plan.kind in (PlanKind.TRIAL, PlanKind.FREE):
-        parts.append("shared")
-    if instance.eu_access:
-        parts.append("eu")
-    return "-".join(parts)
-
-
 def build_runtime(
     instance: Instance, plan: Plan, runtime_id: str, policy: RegionPolicy, runtime: RuntimeDefaults
 ) -> dict[str, Any]:
@@ -300,7 +286,7 @@ def build_runtime(
                 "purpose": _purpose(plan, runtime),
                 "platformRegion": instance.platform_region,
                 "region": instance.cluster_region,
-                "secretBindingName": secret_binding_name(instance, plan),
+                "secretBindingName": instance.credentials_binding,  # claimed from the HAP pool
                 "enforceSeedLocation": False,
                 "networking": networking,
                 "kubernetes": {

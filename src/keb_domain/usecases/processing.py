@@ -8,10 +8,12 @@ operation is read again.
 
 Workflows (KEB's ``cmd/broker/{provisioning,update,deprovisioning}.go``):
 
-* provision: runtime id, Runtime CR, wait for ``Ready``, Kyma CR;
+* provision: runtime id, the hyperscaler account (a CredentialsBinding from its pool), Runtime CR, wait
+  for ``Ready``, Kyma CR;
 * update: rewrite the Runtime CR, wait for ``Ready``, relabel the Kyma CR;
-* deprovision: delete the Kyma CR, delete the Runtime CR, wait until it is gone, then archive and remove
-  the instance (a suspension only forgets the runtime id).
+* deprovision: delete the Kyma CR, delete the Runtime CR, wait until it is gone, release the hyperscaler
+  account if no Shoot uses it any more, then archive and remove the instance (a suspension only forgets
+  the runtime id).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from keb_domain.errors import (
     ClusterUnavailableError,
     StorageConflictError,
 )
+from keb_domain.model.hap import NoMatchingRuleError
 from keb_domain.model.instance import ArchivedInstance, Instance
 from keb_domain.model.operation import Operation, OperationState, OperationType
 from keb_domain.model.plans import PLANS_BY_ID, Plan
@@ -40,6 +43,7 @@ from keb_domain.model.resources import (
     is_external_account,
     resource_name,
 )
+from keb_domain.model.runtime_config import RuntimeConfigurationError, kyma_template
 from keb_domain.ports import (
     Clock,
     ControlPlane,
@@ -47,9 +51,11 @@ from keb_domain.ports import (
     NoObserver,
     OperationEvent,
     OperationObserver,
+    RuntimeConfigurationSource,
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from keb_domain.usecases.accounts import AccountPoolExhaustedError, HyperscalerAccounts
 from keb_domain.usecases.config import BrokerConfig
 
 SLOW_PROVISIONING = (
@@ -146,6 +152,8 @@ class OperationProcessor:
         config: BrokerConfig,
         *,
         observer: OperationObserver | None = None,
+        accounts: HyperscalerAccounts,
+        runtime_configuration: RuntimeConfigurationSource,
     ) -> None:
         self._uow = uow
         self._kcp = control_plane
@@ -155,6 +163,8 @@ class OperationProcessor:
         self._observer: OperationObserver = observer or NoObserver()
         self._started_at = clock.now()
         self._seen: set[str] = set()  # operations this process has worked on, to tell resumed ones
+        self._accounts = accounts
+        self._runtime_configuration = runtime_configuration
 
     # --- the loop ---------------------------------------------------------------------------------
 
@@ -361,6 +371,7 @@ class OperationProcessor:
         if operation.type is OperationType.PROVISION:
             return (
                 ("create_runtime_id", self._create_runtime_id),
+                ("resolve_credentials_binding", self._resolve_credentials_binding),
                 ("create_runtime_resource", self._create_runtime_resource),
                 ("check_runtime_resource", self._check_runtime_created),
                 ("apply_kyma_resource", self._apply_kyma_resource),
@@ -380,6 +391,7 @@ class OperationProcessor:
             ("delete_kyma_resource", self._delete_kyma_resource),
             ("delete_runtime_resource", self._delete_runtime_resource),
             ("check_runtime_resource_deleted", self._check_runtime_deleted),
+            ("free_credentials_binding", self._free_credentials_binding),
             final,
         )
 
@@ -392,6 +404,17 @@ class OperationProcessor:
             await uow.instances.update(instance.with_runtime(runtime_id, operation.updated_at))
 
         return Proceed({"runtime_id": runtime_id}, remember)
+
+    async def _resolve_credentials_binding(self, ctx: StageContext) -> Outcome:
+        try:
+            name = await self._accounts.resolve(ctx.instance)
+        except (NoMatchingRuleError, AccountPoolExhaustedError) as error:
+            return Fail(error.description)
+
+        async def remember(uow: UnitOfWork, operation: Operation, instance: Instance) -> None:
+            await uow.instances.update(instance.with_credentials_binding(name, operation.updated_at))
+
+        return Proceed(effect=remember)
 
     async def _create_runtime_resource(self, ctx: StageContext) -> Outcome:
         if await self._kcp.get_runtime(ctx.runtime_name) is None:
@@ -425,7 +448,14 @@ class OperationProcessor:
         return Wait(self._config.pacing.poll_interval, description=notice)
 
     async def _apply_kyma_resource(self, ctx: StageContext) -> Outcome:
-        desired = build_kyma(ctx.instance, ctx.runtime_id, self._config.runtime)
+        # KEB's Init_Kyma_Template: the plan's template from the runtime configuration, read now, so an
+        # edited ConfigMap applies to the next operation without a restart.
+        try:
+            template = kyma_template(await self._runtime_configuration.data(), ctx.plan.name)
+        except RuntimeConfigurationError as error:
+            return Fail(error.description)
+        runtime = attrs.evolve(self._config.runtime, kyma_template=template)
+        desired = build_kyma(ctx.instance, ctx.runtime_id, runtime)
         existing = await self._kcp.get_kyma(resource_name(ctx.runtime_id))
         try:
             if existing is None:
@@ -522,6 +552,11 @@ class OperationProcessor:
                 f"{_duration(self._config.timeouts.runtime_deletion)}"
             )
         return Wait(self._config.pacing.poll_interval)
+
+    async def _free_credentials_binding(self, ctx: StageContext) -> Outcome:
+        if ctx.instance.credentials_binding:
+            await self._accounts.release(ctx.instance.credentials_binding, ctx.instance.shoot_name)
+        return Proceed()
 
     async def _forget_runtime(self, ctx: StageContext) -> Outcome:
         async def forget(uow: UnitOfWork, operation: Operation, instance: Instance) -> None:

@@ -25,7 +25,7 @@ from keb_app.settings import Settings
 ROOT = Path(__file__).resolve().parents[3]
 OVERLAYS = sorted(path.name for path in (ROOT / "deploy" / "overlays").iterdir() if path.is_dir())
 KUBERNETES_VERSION = "1.37.0"
-BROKER_COMMANDS = ("serve", "cleanup-bindings")
+BROKER_COMMANDS = ("serve", "cleanup-bindings", "job")
 # Secrets an operator provides (KEB's names); everything else a manifest refers to must be rendered.
 EXTERNAL_SECRETS = {"kcp-postgresql", "kcp-storage-client-secret", "gardener-credentials"}
 STATUS_PORT = 8071
@@ -134,7 +134,7 @@ def test_every_object_is_valid_for_kubernetes(rendered: tuple[str, list[dict[str
 
 
 def test_the_base_has_everything_an_operator_expects(rendered: tuple[str, list[dict[str, Any]]]) -> None:
-    """Deployment, Service, ServiceMonitor, ConfigMaps, PDB, NetworkPolicy and the cleanup CronJob exist."""
+    """Deployment, Service, ServiceMonitor, ConfigMaps, PDB, NetworkPolicy and the job CronJobs exist."""
     _, objects = rendered
     kinds = {o["kind"] for o in objects}
     assert {
@@ -142,7 +142,13 @@ def test_the_base_has_everything_an_operator_expects(rendered: tuple[str, list[d
         "CronJob", "ServiceAccount",
     } <= kinds  # fmt: skip
     jobs = [c for _, c in broker_containers(of_kind(objects, "CronJob"))]
-    assert [c["args"] for c in jobs] == [["cleanup-bindings"]]
+    assert sorted(c["args"] for c in jobs) == [
+        ["cleanup-bindings"],
+        ["job", "deprovision-retrigger"],
+        ["job", "free-cleanup"],
+        ["job", "free-expiration"],
+        ["job", "trial-expiration"],
+    ]
 
 
 def test_production_runs_two_replicas_with_a_budget() -> None:
@@ -184,7 +190,7 @@ def test_broker_containers_are_non_root_read_only_and_bounded(
     """Every keb container runs as non-root on a read-only root file system, with requests and limits."""
     _, objects = rendered
     containers = list(broker_containers(objects))
-    assert len(containers) == 2
+    assert len(containers) == 6  # the broker, the binding cleanup and the four landscape jobs
     for spec, container in containers:
         assert spec["securityContext"]["runAsNonRoot"] is True
         assert spec["securityContext"]["runAsUser"] != 0

@@ -18,13 +18,14 @@ import pytest
 import sqlalchemy as sa
 
 from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, MemoryRuntimeClusters
+from keb_adapters.memory.runtime_config import MemoryRuntimeConfiguration
 from keb_adapters.sql import tables as t
 from keb_adapters.sql.database import create_engine
 from keb_adapters.system import SystemClock
 from keb_app.bootstrap import Services, build_services
 from keb_domain.model.operation import Operation, OperationState
 from tests.integration.http.conftest import asgi_client, instance_path
-from tests.support import OSB, FakeClock, provision_body, settings_for_tests
+from tests.support import OSB, FakeClock, memory_pools, provision_body, settings_for_tests
 
 READY_AFTER = 60.0  # on KCP's own clock: a new runtime is Ready once a test advances it this far
 
@@ -53,6 +54,8 @@ def broker(
         control_plane=StallingControlPlane(kcp) if stalling else kcp,
         gardener=MemoryGardener(kcp, clock),
         runtime_clusters=MemoryRuntimeClusters(kcp, clock),
+        credentials_bindings=memory_pools(kcp),
+        runtime_configuration=MemoryRuntimeConfiguration(),
         clock=clock,
         run_engine=run_engine,
         idle_poll=0.05,
@@ -244,6 +247,8 @@ async def test_a_stop_lets_a_running_step_finish_within_the_grace(
         control_plane=slow,
         gardener=MemoryGardener(kcp, clock),
         runtime_clusters=MemoryRuntimeClusters(kcp, clock),
+        credentials_bindings=memory_pools(kcp),
+        runtime_configuration=MemoryRuntimeConfiguration(),
         clock=clock,
         idle_poll=0.05,
     )

@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 import pytest
 
 from keb_adapters.kubernetes.client import KubeClient, LazyClient
-from keb_adapters.kubernetes.control_plane import KubernetesControlPlane
-from keb_adapters.kubernetes.gardener import KubernetesGardener
+from keb_adapters.kubernetes.control_plane import KubernetesControlPlane, KubernetesRuntimeConfiguration
+from keb_adapters.kubernetes.gardener import KubernetesCredentialsBindings, KubernetesGardener
 from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
 from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, MemoryRuntimeClusters
 from keb_app.landscape import FakeCluster, KimSimulator, KubeApiServer
+from keb_app.landscape.pools import CREDENTIALS_BINDINGS, credentials_binding, local_pools
 from keb_domain.ports import ControlPlane, Gardener, RuntimeClusters
 from tests.support import FakeClock
 
@@ -101,6 +102,22 @@ def control_plane(kcp_client: LazyClient) -> KubernetesControlPlane:
 @pytest.fixture
 def gardener(garden_client: LazyClient) -> KubernetesGardener:
     return KubernetesGardener(garden_client, "kyma-dev")
+
+
+@pytest.fixture
+def runtime_configuration(kcp_client: LazyClient) -> KubernetesRuntimeConfiguration:
+    """The real reader of the runtime configuration ConfigMap ``kcp-system/keb-runtime-config``."""
+    return KubernetesRuntimeConfiguration(kcp_client)
+
+
+@pytest.fixture
+def credentials_bindings(garden: FakeCluster, garden_client: LazyClient) -> KubernetesCredentialsBindings:
+    """The real adapter over the garden cluster, whose project namespace holds the local pools."""
+    for name, labels in local_pools(3):
+        garden.create(
+            CREDENTIALS_BINDINGS, credentials_binding(name, GARDEN_NAMESPACE, labels), GARDEN_NAMESPACE
+        )
+    return KubernetesCredentialsBindings(garden_client, "kyma-dev")
 
 
 @pytest.fixture

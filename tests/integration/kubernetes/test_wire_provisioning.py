@@ -14,14 +14,17 @@ import attrs
 import httpx
 import pytest
 
-from keb_adapters.kubernetes.control_plane import KubernetesControlPlane
-from keb_adapters.kubernetes.gardener import KubernetesGardener
+from keb_adapters.kubernetes.control_plane import KubernetesControlPlane, KubernetesRuntimeConfiguration
+from keb_adapters.kubernetes.gardener import KubernetesCredentialsBindings, KubernetesGardener
 from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
 from keb_adapters.memory.storage import MemoryStorage
 from keb_app.app import create_app
 from keb_app.bootstrap import Services, build_services
 from keb_app.landscape import FakeCluster, KimSimulator
+from keb_app.landscape.pools import CREDENTIALS_BINDINGS
+from keb_domain.errors import ClusterConflictError
 from keb_domain.model.instance import Instance
+from keb_domain.model.runtime_config import config_map_entry
 from tests.support import AWS, OSB, SERVICE, FakeClock, provision_body, settings_for_tests
 
 from .conftest import READY_AFTER
@@ -84,6 +87,8 @@ async def broker(
     control_plane: KubernetesControlPlane,
     gardener: KubernetesGardener,
     runtime_clusters: KubernetesRuntimeClusters,
+    credentials_bindings: KubernetesCredentialsBindings,
+    runtime_configuration: KubernetesRuntimeConfiguration,
 ) -> AsyncIterator[WireBroker]:
     clock = FakeClock(datetime.now(UTC))
     services = build_services(
@@ -92,6 +97,8 @@ async def broker(
         control_plane=control_plane,
         gardener=gardener,
         runtime_clusters=runtime_clusters,
+        credentials_bindings=credentials_bindings,
+        runtime_configuration=runtime_configuration,
         clock=clock,
         ids=UpperCaseIds(),
         run_engine=False,
@@ -167,7 +174,7 @@ async def test_runtime_cr_spec_has_the_fields_kim_requires(provisioned: WireBrok
     assert shoot["purpose"]
     assert shoot["platformRegion"] == "cf-eu10"
     assert shoot["region"] == "eu-central-1"
-    assert shoot["secretBindingName"]
+    assert shoot["secretBindingName"] == instance.credentials_binding == "aws-001"
     assert shoot["provider"]["type"] == "aws"
     assert shoot["provider"]["workers"][0]["name"] == "cpu-worker-0"
     assert shoot["networking"]["type"] == "calico"
@@ -317,3 +324,88 @@ async def test_update_conflict_is_retried_with_a_fresh_read(provisioned: WireBro
     writes = [(m, s) for m, p, s in calls(provisioned.kcp) if p == path]
     assert writes[:4] == [("GET", 200), ("PUT", 409), ("GET", 200), ("PUT", 200)]
     assert _runtime(provisioned, name)["spec"]["shoot"]["provider"]["workers"][0]["maximum"] == 7
+
+
+CREDENTIALS_BINDINGS_PATH = (
+    "/apis/security.gardener.cloud/v1alpha1/namespaces/garden-kyma-dev/credentialsbindings"
+)
+
+
+async def test_the_runtime_names_the_binding_claimed_in_the_garden_project(
+    provisioned: WireBroker, garden: FakeCluster
+) -> None:
+    """The claimed CredentialsBinding carries tenantName=GA and is the Runtime's secretBindingName."""
+    instance = await provisioned.instance()
+    runtime = _runtime(provisioned, instance.runtime_id.lower())
+    binding = garden.get(
+        CREDENTIALS_BINDINGS, runtime["spec"]["shoot"]["secretBindingName"], "garden-kyma-dev"
+    )
+    assert binding is not None
+    assert binding["metadata"]["labels"] == {"hyperscalerType": "aws", "tenantName": "ga-1"}
+
+
+async def test_a_claim_is_a_label_selected_list_and_a_versioned_put(
+    provisioned: WireBroker, garden: FakeCluster
+) -> None:
+    """KEB's selectors go to the list verb; the claim is one PUT that carries the resourceVersion it read."""
+    lists = [r.query for r in garden.requests if r.method == "GET" and r.path == CREDENTIALS_BINDINGS_PATH]
+    assert any("tenantName%3Dga-1" in q or "tenantName=ga-1" in q for q in lists)
+    assert any("%21tenantName" in q or "!tenantName" in q for q in lists)
+    puts = [c for c in calls(garden, CREDENTIALS_BINDINGS_PATH) if c[0] == "PUT"]
+    assert puts == [("PUT", f"{CREDENTIALS_BINDINGS_PATH}/aws-001", 200)]
+
+
+async def test_a_stale_claim_is_refused_by_the_api_server(
+    credentials_bindings: KubernetesCredentialsBindings, garden: FakeCluster
+) -> None:
+    """A PUT with an outdated resourceVersion is a conflict, which makes a racing claimer read again."""
+    read = await credentials_bindings.get("aws-001")
+    assert read is not None
+    garden.patch(
+        CREDENTIALS_BINDINGS, "aws-001", {"metadata": {"labels": {"tenantName": "ga-x"}}}, "garden-kyma-dev"
+    )
+    with pytest.raises(ClusterConflictError):
+        await credentials_bindings.relabel(read, {**read.labels, "tenantName": "ga-y"})
+
+
+async def test_the_kyma_resource_follows_the_runtime_configuration_config_map(broker: WireBroker) -> None:
+    """The plan's kyma-template in kcp-system/keb-runtime-config shapes the Kyma CR, read at apply time."""
+    template = {
+        "apiVersion": "operator.kyma-project.io/v1beta2",
+        "kind": "Kyma",
+        "metadata": {"name": "tbd", "namespace": "kcp-system"},
+        "spec": {"channel": "fast", "modules": [{"name": "istio"}]},
+    }
+    broker.kcp.create(
+        "configmaps",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "keb-runtime-config",
+                "namespace": "kcp-system",
+                "labels": {"keb-config": "true"},
+            },
+            "data": {"aws": config_map_entry(template)},
+        },
+        "kcp-system",
+    )
+    response = await broker.client.put(INSTANCE_PATH, json=provision_body(AWS), headers=OSB)
+    assert response.status_code == 202, response.text
+    await broker.settle()
+    instance = await broker.instance()
+    kyma = broker.kcp.get("kymas", instance.runtime_id.lower(), "kcp-system")
+    assert kyma is not None
+    assert kyma["spec"] == {"channel": "fast", "modules": [{"name": "istio"}]}
+    assert ("GET", "/api/v1/namespaces/kcp-system/configmaps/keb-runtime-config", 200) in calls(broker.kcp)
+
+
+async def test_without_the_config_map_the_built_in_template_is_used(provisioned: WireBroker) -> None:
+    """A 404 for the ConfigMap is not an error: the Kyma CR gets the built-in template's channel."""
+    instance = await provisioned.instance()
+    kyma = provisioned.kcp.get("kymas", instance.runtime_id.lower(), "kcp-system")
+    assert kyma is not None
+    assert kyma["spec"]["channel"] == "regular"
+    assert ("GET", "/api/v1/namespaces/kcp-system/configmaps/keb-runtime-config", 404) in calls(
+        provisioned.kcp
+    )

@@ -18,6 +18,7 @@ import pytest
 from kubernetes import client, config
 
 from keb_app.landscape import KubeApiServer, LocalLandscape, start_local_landscape
+from keb_app.landscape.pools import CREDENTIALS_BINDINGS
 
 from .support import RUNTIME_GROUP, RUNTIME_VERSION, runtime_body
 
@@ -118,3 +119,36 @@ def test_module_entry_point_prints_kubeconfigs_and_stops_on_interrupt(tmp_path: 
     assert str((tmp_path / "kcp.yaml").resolve()) in output
     assert "kubectl get runtimes -n kcp-system" in output
     assert (tmp_path / "garden.yaml").exists()
+
+
+def test_the_landscape_seeds_account_pools_and_keeps_claims_across_restarts(tmp_path: Path) -> None:
+    """Pools and the runtime configuration ConfigMap are seeded once; a claim survives a restart."""
+    state = tmp_path / "state"
+    with start_local_landscape(
+        tmp_path / "kc", port=0, ready_after=0.0, state_dir=state, pool_size=2
+    ) as first:
+        garden = first.server.find_cluster("garden")
+        kcp = first.server.find_cluster("kcp")
+        assert garden is not None
+        assert kcp is not None
+        names = sorted(b["metadata"]["name"] for b in garden.list(CREDENTIALS_BINDINGS, "garden-kyma-dev"))
+        assert names[:2] == ["aws-001", "aws-002"]
+        assert "aws-eu-001" in names
+        assert "openstack-shared-001" in names
+        config_map = kcp.get("configmaps", "keb-runtime-config", "kcp-system")
+        assert config_map is not None
+        assert config_map["metadata"]["labels"] == {"keb-config": "true"}
+        garden.patch(
+            CREDENTIALS_BINDINGS,
+            "aws-001",
+            {"metadata": {"labels": {"tenantName": "ga-1"}}},
+            "garden-kyma-dev",
+        )
+    with start_local_landscape(
+        tmp_path / "kc", port=0, ready_after=0.0, state_dir=state, pool_size=2
+    ) as second:
+        garden = second.server.find_cluster("garden")
+        assert garden is not None
+        binding = garden.get(CREDENTIALS_BINDINGS, "aws-001", "garden-kyma-dev")
+        assert binding is not None
+        assert binding["metadata"]["labels"]["tenantName"] == "ga-1"

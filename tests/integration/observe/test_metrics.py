@@ -13,6 +13,7 @@ from keb_adapters.kubernetes.client import call
 from keb_adapters.metrics import Metrics, metric_names, samples
 from keb_adapters.sql.storage import SqlStorage
 from keb_domain.errors import ClusterError, ClusterUnavailableError
+from keb_domain.usecases.jobs import JobName, JobReport
 from tests.integration.bindings.conftest import BindingBroker, bind_body, binding_path, make_binding_broker
 from tests.support import AWS, SERVICE, provision_body
 
@@ -48,6 +49,8 @@ EVENT_METRICS = {
     "kcp_keb_v2_unbind_duration_millisecond",
     "keb_cluster_call_errors_total",
     "kcp_keb_v2_queue_workers_in_use",
+    "keb_job_runs_total",
+    "keb_job_instances_total",
 }
 SQL_ONLY = {"keb_database_pool_connections"}
 INSTANCE = "/oauth/v2/service_instances/{instance_id}"
@@ -201,3 +204,23 @@ def test_the_workers_gauge_follows_what_it_is_told() -> None:
     text = metrics.render(None, __import__("datetime").datetime.now()).decode()
     assert 'kcp_keb_v2_queue_workers_in_use{queue_name="operations"} 3.0' in text
     assert not re.search(r"^kcp_keb_v2_instances_total ", text, re.MULTILINE)  # no statistics: left out
+
+
+def test_job_runs_count_what_they_did_and_dry_runs_count_nothing() -> None:
+    """A job report adds one run and its acted and failed instances; a dry run leaves the counters alone."""
+    metrics = Metrics()
+    metrics.job_ran(JobReport(JobName.FREE_CLEANUP, dry_run=True, candidates=("a", "b")))
+    metrics.job_ran(
+        JobReport(
+            JobName.FREE_CLEANUP,
+            dry_run=False,
+            candidates=("a", "b", "c"),
+            acted=(("a", "op-a"), ("b", "op-b")),
+            failed=(("c", "gone"),),
+        )
+    )
+    found = dict(samples(metrics.render(None, __import__("datetime").datetime.now()).decode()))
+    assert value(found, "keb_job_runs_total", job="free-cleanup") == 1
+    assert value(found, "keb_job_instances_total", job="free-cleanup", outcome="acted") == 2
+    assert value(found, "keb_job_instances_total", job="free-cleanup", outcome="failed") == 1
+    assert value(found, "keb_job_runs_total", job="trial-expiration") == 0

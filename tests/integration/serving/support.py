@@ -81,10 +81,12 @@ def keb_env(data_dir: Path, port: int, env: Mapping[str, str]) -> dict[str, str]
         **base,
         "APP_DATA_DIR": str(data_dir),
         "APP_BROKER_PORT": str(port),
-        "APP_BROKER_STATUS_PORT": "0",  # brokers of one test run side by side; 8071 is for one of them at most
         "APP_AUTH_MODE": "none",
         "APP_DATABASE_SECRET_KEY": KEY,
         "APP_HTTP_WORKERS": "1",
+        # A port of its own: with KEB's default 8071 two brokers at once (in a test, or test runs side by
+        # side) would refuse to start.
+        "APP_BROKER_STATUS_PORT": str(free_port()),
         **env,
     }
 
