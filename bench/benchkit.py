@@ -172,7 +172,7 @@ def broker_env(
     env = {
         "APP_DATA_DIR": str(data_dir),
         "APP_BROKER_PORT": str(port),
-        "APP_BROKER_STATUS_PORT": "0",  # the measured port only; a broker already on 8071 must not stop the run
+        "APP_BROKER_STATUS_PORT": "0",  # only the measured port; a broker on 8071 must not stop the run
         "APP_AUTH_MODE": auth,
         "APP_LOCAL_LANDSCAPE_READY_AFTER": "0s",
         "APP_LOG_LEVEL": "warning",
