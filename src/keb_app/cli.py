@@ -5,6 +5,7 @@ keb migrate           bring the database schema up to date and exit
 keb cleanup-bindings  remove expired bindings (and their cluster identities), print what was removed
 keb landscape         run only the local landscape (Kubernetes API double + KIM) and print its kubeconfigs
 keb token [--scope S] print a bearer token of the embedded issuer (APP_AUTH_MODE=local)
+keb config docs       print docs/configuration.md: every variable keb reads, and what it does with KEB's
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from keb_app.bootstrap import build_services
 from keb_app.landscape.__main__ import main as landscape_main
 from keb_app.logs import configure_logging
 from keb_app.settings import Settings
+from keb_app.variables import render_document
 from keb_domain.auth import ALL_SCOPES
 from keb_domain.errors import ConfigurationError
 
@@ -78,7 +80,7 @@ def serve(settings: Settings) -> None:
 async def _migrate(settings: Settings) -> None:
     if settings.database_kind == "sqlite":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, tls=settings.database_tls)
     try:
         await migrate(engine)
     finally:
@@ -134,6 +136,9 @@ def main(argv: list[str] | None = None) -> None:
         default=[],
         help=f"a scope to ask for, repeatable (default: {' '.join(ALL_SCOPES)})",
     )
+    config_parser = commands.add_parser("config", help="configuration: `keb config docs`")
+    config_commands = config_parser.add_subparsers(dest="config_command", required=True)
+    config_commands.add_parser("docs", help="print the configuration document (docs/configuration.md)")
     commands.add_parser(
         "landscape", help="run the local landscape on its own; options: keb landscape --help", add_help=False
     )
@@ -142,7 +147,19 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(landscape_main(rest))
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "config":
+        sys.stdout.write(render_document())
+        return
     settings = _settings()
+    try:
+        _run(args, settings)
+    except ConfigurationError as error:
+        # Also what only building the services finds out (a missing key, an unreadable kubeconfig).
+        print(f"keb: configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "serve":
         serve(settings)

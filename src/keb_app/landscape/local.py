@@ -1,7 +1,7 @@
 """Start-up of the local landscape: API double with KCP and garden clusters, KIM simulator, kubeconfigs.
 
 ``make run`` calls :func:`start_local_landscape` in-process and hands the kubeconfig paths to the broker's
-ordinary configuration (``APP_KCP_KUBECONFIG``, ``APP_GARDENER_KUBECONFIG``), so the broker uses the same
+ordinary configuration (``APP_KCP_KUBECONFIG``, ``APP_GARDENER_KUBECONFIG_PATH``), so the broker uses the same
 Kubernetes adapter as in production. ``python -m keb_app.landscape`` runs it on its own.
 """
 
