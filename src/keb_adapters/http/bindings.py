@@ -154,7 +154,7 @@ class BindingController(Controller):
         region: Region = None,
         accepts_incomplete: FromQuery[bool] = False,
     ) -> Empty:
-        await binding_cases.unbind(instance_id, binding_id)
+        await binding_cases.unbind(instance_id, binding_id, service_id=service_id, plan_id=plan_id)
         return Empty()
 
     @get(

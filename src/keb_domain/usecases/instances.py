@@ -26,7 +26,7 @@ from keb_domain.errors import (
     StorageConflictError,
     UnprocessableError,
 )
-from keb_domain.model.catalog import offered_plan, require_service
+from keb_domain.model.catalog import check_guid, offered_plan, require_plan, require_service
 from keb_domain.model.instance import Instance, public_context
 from keb_domain.model.operation import Operation, OperationState, OperationType
 from keb_domain.model.parameters import (
@@ -63,6 +63,8 @@ class ProvisionCommand:
     context: Mapping[str, Any] = attrs.field(factory=dict)
     parameters: Mapping[str, Any] = attrs.field(factory=dict)
     user_agent: str = ""
+    organization_guid: str | None = None
+    space_guid: str | None = None
 
 
 @attrs.frozen
@@ -103,6 +105,8 @@ class UpdateResult:
 @attrs.frozen
 class DeprovisionCommand:
     instance_id: str
+    service_id: str
+    plan_id: str
     user_agent: str = ""
 
 
@@ -237,6 +241,9 @@ class InstanceUseCases:
         """All request checks that need no storage; returns the plan, parameters, provider, cluster region."""
         config = self._config
         require_service(cmd.service_id)
+        require_plan(cmd.plan_id)
+        check_guid("organization_guid", cmd.organization_guid)
+        check_guid("space_guid", cmd.space_guid)
         plan = offered_plan(config.policy, config.catalog, cmd.plan_id, cmd.platform_region)
         if plan is None:
             raise InvalidRequestError(
@@ -470,6 +477,8 @@ class InstanceUseCases:
     async def update(self, cmd: UpdateCommand) -> UpdateResult:
         """PATCH instance (keb-reference §1.6, with decisions.md §3)."""
         require_service(cmd.service_id)
+        if cmd.plan_id is not None:  # optional in an update, but OSB: non-empty when present
+            require_plan(cmd.plan_id)
         now = self._clock.now()
         async with self._uow() as uow:
             instance = await uow.instances.get(cmd.instance_id)
@@ -576,6 +585,8 @@ class InstanceUseCases:
 
     async def deprovision(self, cmd: DeprovisionCommand) -> str:
         """DELETE instance; returns the operation id. 410 (InstanceGoneError) for an unknown instance."""
+        require_service(cmd.service_id)
+        require_plan(cmd.plan_id)
         now = self._clock.now()
         async with self._uow() as uow:
             instance = await uow.instances.get(cmd.instance_id)
