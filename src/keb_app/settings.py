@@ -305,11 +305,16 @@ class Settings:
             plans = parse_plans_configuration(
                 _load_yaml("APP_PLANS_CONFIGURATION_FILE_PATH", plans_path, "plans.yaml") or {}
             )
+        except ConfigurationError as error:
+            where = plans_path or "the built-in plans.yaml"
+            raise ConfigurationError(f"APP_PLANS_CONFIGURATION_FILE_PATH ({where}): {error}") from None
+        try:
             providers = parse_providers_configuration(
                 _load_yaml("APP_PROVIDERS_CONFIGURATION_FILE_PATH", providers_path, "providers.yaml") or {}
             )
         except ConfigurationError as error:
-            raise ConfigurationError(f"plans/providers configuration: {error}") from None
+            where = providers_path or "the built-in providers.yaml"
+            raise ConfigurationError(f"APP_PROVIDERS_CONFIGURATION_FILE_PATH ({where}): {error}") from None
         trial = TrialRegionMapping()
         trial_path = env.text("APP_TRIAL_REGION_MAPPING_FILE_PATH")
         if trial_path:

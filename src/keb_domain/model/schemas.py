@@ -347,7 +347,8 @@ def _schema(
         if not update:
             properties["region"] = _region(policy, provider, regions)
             properties["modules"] = _modules(options.default_module_channel)
-            properties["networking"] = _networking(policy, provider)
+            if not config.disable_networking:
+                properties["networking"] = _networking(policy, provider)
         properties["oidc"] = _oidc()
         properties["administrators"] = _administrators()
         return _wrap(properties, ["name", "region"], options, update)
@@ -367,7 +368,8 @@ def _schema(
     )
     if not update:
         properties["modules"] = _modules(options.default_module_channel)
-        properties["networking"] = _networking(policy, provider)
+        if not config.disable_networking:  # the plan's ``disableNetworking`` (KEB's schemas.go)
+            properties["networking"] = _networking(policy, provider)
     properties["oidc"] = _oidc()
     properties["administrators"] = _administrators()
     return _wrap(properties, ["name", "region"], options, update)

@@ -27,10 +27,11 @@ from keb_domain.errors import (
     UnprocessableError,
 )
 from keb_domain.model.catalog import check_guid, offered_plan, require_plan, require_service
-from keb_domain.model.instance import Instance, public_context
+from keb_domain.model.instance import Instance, is_external_licence, public_context
 from keb_domain.model.operation import Operation, OperationState, OperationType
 from keb_domain.model.parameters import (
     TRIAL_DROPPED_PARAMETERS,
+    check_internal_only_machines,
     check_semantics,
     check_size,
     check_trial_parameters,
@@ -297,6 +298,12 @@ class InstanceUseCases:
                 cluster_region=cluster_region,
                 parameters=parameters,
             )
+            if is_external_licence(cmd.context):
+                check_internal_only_machines(config.policy.plans.get(plan.name), parameters)
+            # Parameters the plan's schema does not name are accepted and dropped, as KEB's typed
+            # parameters drop them (APP_BROKER_REJECT_UNSUPPORTED_PARAMETERS refuses them instead).
+            known = schemas[0].get("properties", {})
+            parameters = {key: value for key, value in parameters.items() if key in known}
         return plan, parameters, provider, cluster_region
 
     async def provision(self, cmd: ProvisionCommand) -> ProvisionResult:
@@ -453,6 +460,8 @@ class InstanceUseCases:
             parameters=parameters,
             previous=instance.parameters,
         )
+        if is_external_licence(instance.context):
+            check_internal_only_machines(config.policy.plans.get(plan.name), parameters)
         updatable = schemas[1].get("properties", {})
         return {key: value for key, value in parameters.items() if key in updatable}
 
