@@ -369,6 +369,9 @@ class Settings:
             machine_image_version=env.text("APP_INFRASTRUCTURE_MANAGER_MACHINE_IMAGE_VERSION"),
             default_purpose=env.text("APP_INFRASTRUCTURE_MANAGER_DEFAULT_GARDENER_SHOOT_PURPOSE"),
             multi_zone=env.flag("APP_INFRASTRUCTURE_MANAGER_MULTI_ZONE_CLUSTER"),
+            control_plane_failure_tolerance=env.text(
+                "APP_INFRASTRUCTURE_MANAGER_CONTROL_PLANE_FAILURE_TOLERANCE"
+            ),
             shoot_domain=env.text("APP_GARDENER_SHOOT_DOMAIN"),
             oidc=oidc,
         )

@@ -276,6 +276,14 @@ _RUNTIME = [
         "Spread workers of paid plans over three zones.",
     ),
     _v(
+        "APP_INFRASTRUCTURE_MANAGER_CONTROL_PLANE_FAILURE_TOLERANCE",
+        "choice",
+        "",
+        "`spec.shoot.controlPlane.highAvailability.failureTolerance.type` of the standard plans' runtimes "
+        "(`node` or `zone`); empty: no highly available control plane.",
+        choices=("", "node", "zone"),
+    ),
+    _v(
         "APP_INFRASTRUCTURE_MANAGER_DEFAULT_TRIAL_PROVIDER",
         "choice",
         "Azure",
@@ -459,11 +467,6 @@ UNREAD: tuple[Unread, ...] = (
     Unread(
         "APP_INFRASTRUCTURE_MANAGER_INGRESS_FILTERING_PLANS",
         "The `ingressFiltering` parameter is not offered by keb yet; any plan listed stops startup.",
-        _NOT_SET,
-    ),
-    Unread(
-        "APP_INFRASTRUCTURE_MANAGER_CONTROL_PLANE_FAILURE_TOLERANCE",
-        "`spec.shoot.controlPlane.highAvailability` is not set by keb yet; a value stops startup.",
         _NOT_SET,
     ),
     Unread(
@@ -808,7 +811,7 @@ def render_document() -> str:
             ]
         kind = variable.kind
         if variable.choices:
-            kind = " \\| ".join(f"`{c}`" for c in variable.choices)
+            kind = " \\| ".join(f"`{c}`" if c else "(empty)" for c in variable.choices)
         notes = []
         if variable.aliases:
             notes.append("also read as " + ", ".join(f"`{a}`" for a in variable.aliases))

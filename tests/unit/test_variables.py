@@ -200,3 +200,13 @@ def test_the_document_marks_secrets_and_never_shows_a_secret_default() -> None:
             line = next(line for line in document.splitlines() if line.startswith(f"| `{variable.name}`"))
             assert "secret" in line
             assert variable.default in ("", None)
+
+
+def test_the_control_plane_failure_tolerance_is_read_and_checked() -> None:
+    """KEB's failure tolerance variable reaches the runtime defaults; a value Gardener lacks is refused."""
+    name = "APP_INFRASTRUCTURE_MANAGER_CONTROL_PLANE_FAILURE_TOLERANCE"
+    settings = Settings.from_env({**BASE, name: "zone"})
+    assert settings.broker.runtime.control_plane_failure_tolerance == "zone"
+    assert Settings.from_env(BASE).broker.runtime.control_plane_failure_tolerance == ""
+    with pytest.raises(ConfigurationError, match=name):
+        Settings.from_env({**BASE, name: "region"})

@@ -91,6 +91,8 @@ class RuntimeDefaults:
     default_purpose: str = "development"  # APP_INFRASTRUCTURE_MANAGER_DEFAULT_GARDENER_SHOOT_PURPOSE
     shoot_domain: str = "kyma.example.com"  # APP_GARDENER_SHOOT_DOMAIN
     multi_zone: bool = True
+    # APP_INFRASTRUCTURE_MANAGER_CONTROL_PLANE_FAILURE_TOLERANCE: "", "node" or "zone"
+    control_plane_failure_tolerance: str = ""
     oidc: OidcConfig = attrs.field(factory=OidcConfig)
     kyma_template: Mapping[str, Any] = attrs.field(factory=lambda: copy.deepcopy(DEFAULT_KYMA_TEMPLATE))
 
@@ -298,6 +300,26 @@ def build_runtime(
     provider_spec: dict[str, Any] = {"type": instance.provider.value, "workers": [main]}
     if extra:
         provider_spec["additionalWorkers"] = extra
+    shoot: dict[str, Any] = {
+        "name": instance.shoot_name,
+        "purpose": _purpose(plan, runtime),
+        "platformRegion": instance.platform_region,
+        "region": instance.cluster_region,
+        "secretBindingName": secret_binding_name(instance, plan),
+        "enforceSeedLocation": False,
+        "networking": networking,
+        "kubernetes": {
+            "version": runtime.kubernetes_version,
+            "kubeAPIServer": {"additionalOidcConfig": oidc_configs(instance.parameters, runtime.oidc)},
+        },
+        "provider": provider_spec,
+    }
+    # KEB gives the configured failure tolerance to the multi-zone (standard) plans only; trial, free and
+    # azure_lite control planes are never highly available.
+    if runtime.control_plane_failure_tolerance and plan.kind is PlanKind.STANDARD:
+        shoot["controlPlane"] = {
+            "highAvailability": {"failureTolerance": {"type": runtime.control_plane_failure_tolerance}}
+        }
     return {
         "apiVersion": RUNTIME_API_VERSION,
         "kind": "Runtime",
@@ -307,22 +329,7 @@ def build_runtime(
             "labels": common_labels(instance, runtime_id),
         },
         "spec": {
-            "shoot": {
-                "name": instance.shoot_name,
-                "purpose": _purpose(plan, runtime),
-                "platformRegion": instance.platform_region,
-                "region": instance.cluster_region,
-                "secretBindingName": secret_binding_name(instance, plan),
-                "enforceSeedLocation": False,
-                "networking": networking,
-                "kubernetes": {
-                    "version": runtime.kubernetes_version,
-                    "kubeAPIServer": {
-                        "additionalOidcConfig": oidc_configs(instance.parameters, runtime.oidc)
-                    },
-                },
-                "provider": provider_spec,
-            },
+            "shoot": shoot,
             "security": {
                 "administrators": administrators(instance),
                 "networking": {"filter": {"egress": {"enabled": not is_external_account(instance)}}},
