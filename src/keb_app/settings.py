@@ -348,6 +348,7 @@ class Settings:
             schema_options=SchemaOptions(
                 reject_unsupported_parameters=env.flag("APP_BROKER_REJECT_UNSUPPORTED_PARAMETERS"),
                 default_module_channel=env.text("APP_BROKER_DEFAULT_MODULE_CHANNEL"),
+                audit_log_access=env.flag("APP_BROKER_AUDIT_LOG_ACCESS"),
             ),
         )
         oidc = OidcConfig()
@@ -369,6 +370,7 @@ class Settings:
             machine_image_version=env.text("APP_INFRASTRUCTURE_MANAGER_MACHINE_IMAGE_VERSION"),
             default_purpose=env.text("APP_INFRASTRUCTURE_MANAGER_DEFAULT_GARDENER_SHOOT_PURPOSE"),
             multi_zone=env.flag("APP_INFRASTRUCTURE_MANAGER_MULTI_ZONE_CLUSTER"),
+            audit_log_access=env.flag("APP_BROKER_AUDIT_LOG_ACCESS"),
             control_plane_failure_tolerance=env.text(
                 "APP_INFRASTRUCTURE_MANAGER_CONTROL_PLANE_FAILURE_TOLERANCE"
             ),

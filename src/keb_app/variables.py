@@ -202,6 +202,13 @@ _CATALOG = [
         keb=False,
     ),
     _v(
+        "APP_BROKER_AUDIT_LOG_ACCESS",
+        "bool",
+        "false",
+        "Offer the `auditLogAccess` parameter (all plans but trial and free); `true` sets the Runtime "
+        "resource's `spec.auditLogAccessEnabled`, and it cannot be switched off again.",
+    ),
+    _v(
         "APP_PLANS_CONFIGURATION_FILE_PATH",
         "path",
         "",
@@ -449,11 +456,6 @@ UNREAD: tuple[Unread, ...] = (
     Unread(
         "APP_BROKER_ADDITIONAL_VOLUME_SIZE_GI_MAX_SIZE",
         "Bounds `additionalVolumeSizeGi`, which keb does not offer (see above).",
-    ),
-    Unread(
-        "APP_BROKER_AUDIT_LOG_ACCESS",
-        "The `auditLogAccess` parameter is not offered by keb yet; `true` stops startup.",
-        _DISABLED,
     ),
     Unread(
         "APP_BROKER_GVISOR_ENABLED",

@@ -314,3 +314,16 @@ def check_internal_only_machines(config: PlanConfig | None, parameters: Mapping[
             f"The following machine types: {listed} are not available for your account. For details, "
             "please contact your sales representative."
         )
+
+
+def check_audit_log_access_update(
+    plan: Plan, parameters: Mapping[str, Any], previous: Mapping[str, Any]
+) -> None:
+    """KEB's update rules for ``auditLogAccess``: not for trial and free, and never switched off again."""
+    value = parameters.get("auditLogAccess")
+    if value is None:
+        return
+    if plan.kind in (PlanKind.TRIAL, PlanKind.FREE):
+        raise InvalidParametersError(f"Audit Log Access is not available for {plan.name} plan.")
+    if value is False and previous.get("auditLogAccess") is True:
+        raise InvalidParametersError("Audit Log Access cannot be disabled once enabled.")

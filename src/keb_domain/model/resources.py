@@ -93,6 +93,7 @@ class RuntimeDefaults:
     multi_zone: bool = True
     # APP_INFRASTRUCTURE_MANAGER_CONTROL_PLANE_FAILURE_TOLERANCE: "", "node" or "zone"
     control_plane_failure_tolerance: str = ""
+    audit_log_access: bool = False  # APP_BROKER_AUDIT_LOG_ACCESS
     oidc: OidcConfig = attrs.field(factory=OidcConfig)
     kyma_template: Mapping[str, Any] = attrs.field(factory=lambda: copy.deepcopy(DEFAULT_KYMA_TEMPLATE))
 
@@ -320,7 +321,7 @@ def build_runtime(
         shoot["controlPlane"] = {
             "highAvailability": {"failureTolerance": {"type": runtime.control_plane_failure_tolerance}}
         }
-    return {
+    body: dict[str, Any] = {
         "apiVersion": RUNTIME_API_VERSION,
         "kind": "Runtime",
         "metadata": {
@@ -336,6 +337,10 @@ def build_runtime(
             },
         },
     }
+    # KEB's create_runtime_resource_step: only with the switch on, and only when the user asked for it.
+    if runtime.audit_log_access and instance.parameters.get("auditLogAccess") is True:
+        body["spec"]["auditLogAccessEnabled"] = True
+    return body
 
 
 def apply_update(
@@ -360,6 +365,8 @@ def apply_update(
         desired_shoot["kubernetes"]["kubeAPIServer"]["additionalOidcConfig"]
     )
     updated["spec"]["security"] = desired["spec"]["security"]
+    if desired["spec"].get("auditLogAccessEnabled"):
+        updated["spec"]["auditLogAccessEnabled"] = True  # never switched off again
     labels = updated.setdefault("metadata", {}).setdefault("labels", {})
     labels.update(desired["metadata"]["labels"])
     return updated

@@ -47,6 +47,7 @@ class SchemaOptions:
 
     reject_unsupported_parameters: bool = False  # APP_BROKER_REJECT_UNSUPPORTED_PARAMETERS
     default_module_channel: str = "regular"
+    audit_log_access: bool = False  # APP_BROKER_AUDIT_LOG_ACCESS: offer ``auditLogAccess`` (not trial, free)
 
 
 def _name(update: bool) -> dict[str, Any]:
@@ -88,6 +89,15 @@ def _autoscaler(bounds: AutoscalerBounds) -> tuple[dict[str, Any], dict[str, Any
         {**common, "default": bounds.default_min, "description": "Minimum number of virtual machines"},
         {**common, "default": bounds.default_max, "description": "Maximum number of virtual machines"},
     )
+
+
+def _audit_log_access() -> dict[str, Any]:
+    return {
+        "type": "boolean",
+        "title": "Enable Audit Log Access",
+        "default": False,
+        "description": "Specifies whether Audit Log Access is enabled. Once enabled, you cannot disable it.",
+    }
 
 
 def _administrators() -> dict[str, Any]:
@@ -372,4 +382,6 @@ def _schema(
             properties["networking"] = _networking(policy, provider)
     properties["oidc"] = _oidc()
     properties["administrators"] = _administrators()
+    if options.audit_log_access:  # KEB: every plan but trial and free, create and update
+        properties["auditLogAccess"] = _audit_log_access()
     return _wrap(properties, ["name", "region"], options, update)

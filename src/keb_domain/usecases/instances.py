@@ -31,6 +31,7 @@ from keb_domain.model.instance import Instance, is_external_licence, public_cont
 from keb_domain.model.operation import Operation, OperationState, OperationType
 from keb_domain.model.parameters import (
     TRIAL_DROPPED_PARAMETERS,
+    check_audit_log_access_update,
     check_internal_only_machines,
     check_semantics,
     check_size,
@@ -462,6 +463,7 @@ class InstanceUseCases:
         )
         if is_external_licence(instance.context):
             check_internal_only_machines(config.policy.plans.get(plan.name), parameters)
+        check_audit_log_access_update(plan, parameters, instance.parameters)
         updatable = schemas[1].get("properties", {})
         return {key: value for key, value in parameters.items() if key in updatable}
 
