@@ -335,6 +335,10 @@ class Settings:
         )
 
         all_names = tuple(p.name for p in ALL_PLANS)
+        ingress_plans = _plan_names(
+            "APP_INFRASTRUCTURE_MANAGER_INGRESS_FILTERING_PLANS",
+            env.items("APP_INFRASTRUCTURE_MANAGER_INGRESS_FILTERING_PLANS"),
+        )
         catalog = CatalogSettings(
             enabled_plans=_plan_names(
                 "APP_BROKER_ENABLE_PLANS", env.items("APP_BROKER_ENABLE_PLANS", all_names)
@@ -349,6 +353,7 @@ class Settings:
                 reject_unsupported_parameters=env.flag("APP_BROKER_REJECT_UNSUPPORTED_PARAMETERS"),
                 default_module_channel=env.text("APP_BROKER_DEFAULT_MODULE_CHANNEL"),
                 audit_log_access=env.flag("APP_BROKER_AUDIT_LOG_ACCESS"),
+                ingress_filtering_plans=ingress_plans,
             ),
         )
         oidc = OidcConfig()
@@ -371,6 +376,7 @@ class Settings:
             default_purpose=env.text("APP_INFRASTRUCTURE_MANAGER_DEFAULT_GARDENER_SHOOT_PURPOSE"),
             multi_zone=env.flag("APP_INFRASTRUCTURE_MANAGER_MULTI_ZONE_CLUSTER"),
             audit_log_access=env.flag("APP_BROKER_AUDIT_LOG_ACCESS"),
+            ingress_filtering_plans=ingress_plans,
             control_plane_failure_tolerance=env.text(
                 "APP_INFRASTRUCTURE_MANAGER_CONTROL_PLANE_FAILURE_TOLERANCE"
             ),

@@ -291,6 +291,13 @@ _RUNTIME = [
         choices=("", "node", "zone"),
     ),
     _v(
+        "APP_INFRASTRUCTURE_MANAGER_INGRESS_FILTERING_PLANS",
+        "list",
+        "",
+        "Plans offering the `ingressFiltering` parameter (geo-blocking, "
+        "`spec.security.networking.filter.ingress`); internal accounts only.",
+    ),
+    _v(
         "APP_INFRASTRUCTURE_MANAGER_DEFAULT_TRIAL_PROVIDER",
         "choice",
         "Azure",
@@ -465,11 +472,6 @@ UNREAD: tuple[Unread, ...] = (
     Unread(
         "APP_GVISOR_WHITELISTED_GLOBAL_ACCOUNTS_FILE_PATH",
         "Only used with `APP_BROKER_GVISOR_ENABLED`, which keb refuses.",
-    ),
-    Unread(
-        "APP_INFRASTRUCTURE_MANAGER_INGRESS_FILTERING_PLANS",
-        "The `ingressFiltering` parameter is not offered by keb yet; any plan listed stops startup.",
-        _NOT_SET,
     ),
     Unread(
         "APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED",

@@ -327,3 +327,17 @@ def check_audit_log_access_update(
         raise InvalidParametersError(f"Audit Log Access is not available for {plan.name} plan.")
     if value is False and previous.get("auditLogAccess") is True:
         raise InvalidParametersError("Audit Log Access cannot be disabled once enabled.")
+
+
+INGRESS_FILTERING_NOT_AVAILABLE = "ingress filtering option is not available"
+
+
+def check_ingress_filtering(
+    plan: Plan, parameters: Mapping[str, Any], listed_plans: frozenset[str], external: bool
+) -> None:
+    """KEB's ``validateIngressFiltering``: only for the listed plans, and never on for external accounts."""
+    value = parameters.get("ingressFiltering")
+    if value is None:
+        return
+    if plan.name not in listed_plans or (external and value is True):
+        raise InvalidParametersError(INGRESS_FILTERING_NOT_AVAILABLE)

@@ -94,6 +94,9 @@ class RuntimeDefaults:
     # APP_INFRASTRUCTURE_MANAGER_CONTROL_PLANE_FAILURE_TOLERANCE: "", "node" or "zone"
     control_plane_failure_tolerance: str = ""
     audit_log_access: bool = False  # APP_BROKER_AUDIT_LOG_ACCESS
+    ingress_filtering_plans: frozenset[str] = (
+        frozenset()
+    )  # APP_INFRASTRUCTURE_MANAGER_INGRESS_FILTERING_PLANS
     oidc: OidcConfig = attrs.field(factory=OidcConfig)
     kyma_template: Mapping[str, Any] = attrs.field(factory=lambda: copy.deepcopy(DEFAULT_KYMA_TEMPLATE))
 
@@ -266,6 +269,15 @@ def workers(
     return main, extra
 
 
+def _ingress_filtering(instance: Instance, plan: Plan, runtime: RuntimeDefaults) -> bool:
+    """KEB's ``IsIngressFilteringEnabled``: a listed plan, an internal account, and the user asked for it."""
+    return (
+        plan.name in runtime.ingress_filtering_plans
+        and not is_external_account(instance)
+        and instance.parameters.get("ingressFiltering") is True
+    )
+
+
 def _purpose(plan: Plan, runtime: RuntimeDefaults) -> str:
     return "evaluation" if plan.kind in (PlanKind.TRIAL, PlanKind.FREE) else runtime.default_purpose
 
@@ -333,7 +345,12 @@ def build_runtime(
             "shoot": shoot,
             "security": {
                 "administrators": administrators(instance),
-                "networking": {"filter": {"egress": {"enabled": not is_external_account(instance)}}},
+                "networking": {
+                    "filter": {
+                        "egress": {"enabled": not is_external_account(instance)},
+                        "ingress": {"enabled": _ingress_filtering(instance, plan, runtime)},
+                    }
+                },
             },
         },
     }

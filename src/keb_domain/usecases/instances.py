@@ -32,6 +32,7 @@ from keb_domain.model.operation import Operation, OperationState, OperationType
 from keb_domain.model.parameters import (
     TRIAL_DROPPED_PARAMETERS,
     check_audit_log_access_update,
+    check_ingress_filtering,
     check_internal_only_machines,
     check_semantics,
     check_size,
@@ -257,6 +258,12 @@ class InstanceUseCases:
         schemas = plan_schemas(config.policy, plan, cmd.platform_region, config.catalog.schema_options)
         if schemas is None:  # offered_plan() said it is offered; keep mypy and the reader honest
             raise InvalidRequestError(f"plan_id: {cmd.plan_id!r} is not offered in {cmd.platform_region}")
+        check_ingress_filtering(
+            plan,
+            parameters,
+            config.catalog.schema_options.ingress_filtering_plans,
+            is_external_licence(cmd.context),
+        )
         if plan.is_trial:
             for dropped in TRIAL_DROPPED_PARAMETERS:  # KEB silently drops them for trial
                 parameters.pop(dropped, None)
@@ -464,6 +471,12 @@ class InstanceUseCases:
         if is_external_licence(instance.context):
             check_internal_only_machines(config.policy.plans.get(plan.name), parameters)
         check_audit_log_access_update(plan, parameters, instance.parameters)
+        check_ingress_filtering(
+            plan,
+            parameters,
+            config.catalog.schema_options.ingress_filtering_plans,
+            is_external_licence(instance.context),
+        )
         updatable = schemas[1].get("properties", {})
         return {key: value for key, value in parameters.items() if key in updatable}
 
