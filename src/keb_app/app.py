@@ -13,9 +13,15 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
 from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
 
 from keb_adapters.http.auth import BearerAuthMiddleware, LocalIssuerController
 from keb_adapters.http.bindings import BindingController
+from keb_adapters.http.docs import (
+    SWAGGER_ASSETS_PATH,
+    api_version_parameter,
+    swagger_assets_directory,
+)
 from keb_adapters.http.errors import EXCEPTION_HANDLERS
 from keb_adapters.http.inventory import InventoryController, KubeconfigController
 from keb_adapters.http.osb import (
@@ -73,6 +79,7 @@ def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
         route_handlers=[CatalogController, InstanceController, BindingController],
         before_request=check_api_version,
         security=bearer,
+        parameters={"x_broker_api_version": api_version_parameter()},
     )
     expiration = Router(path="/", route_handlers=[ExpirationController], security=bearer)
     inventory = Router(path="/", route_handlers=[InventoryController], security=bearer)
@@ -84,7 +91,14 @@ def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
         "inventory": _provide(services.inventory),
         "kubeconfig_origins": _provide(services.settings.kubeconfig_allow_origins),
     }
-    handlers: list[Any] = [osb, expiration, inventory, KubeconfigController, healthz, index]
+    # Swagger UI's own files, served by the broker: the page must work without the internet.
+    swagger_assets = create_static_files_router(
+        path=SWAGGER_ASSETS_PATH,
+        directories=[swagger_assets_directory()],
+        include_in_schema=False,
+        name="swagger-assets",
+    )
+    handlers: list[Any] = [osb, expiration, inventory, KubeconfigController, healthz, index, swagger_assets]
     if services.local_issuer is not None:
         handlers.append(LocalIssuerController)
         dependencies["issuer"] = _provide(services.local_issuer)
@@ -100,7 +114,15 @@ def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
             description="An Open Service Broker for SAP BTP, Kyma runtimes. Protected routes need a bearer "
             "JWT (see the README: `keb token`, or POST /oauth2/token in the embedded mode).",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    path="/swagger",
+                    js_url=f"{SWAGGER_ASSETS_PATH}/swagger-ui-bundle.js",
+                    css_url=f"{SWAGGER_ASSETS_PATH}/swagger-ui.css",
+                    standalone_preset_js_url=f"{SWAGGER_ASSETS_PATH}/swagger-ui-standalone-preset.js",
+                    favicon=f"<link rel='icon' href='{SWAGGER_ASSETS_PATH}/favicon-32x32.png'>",
+                )
+            ],
             components=Components(
                 security_schemes={BEARER: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
             ),

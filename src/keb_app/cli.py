@@ -6,6 +6,7 @@ keb cleanup-bindings  remove expired bindings (and their cluster identities), pr
 keb landscape         run only the local landscape (Kubernetes API double + KIM) and print its kubeconfigs
 keb token [--scope S] print a bearer token of the embedded issuer (APP_AUTH_MODE=local)
 keb config docs       print docs/configuration.md: every variable keb reads, and what it does with KEB's
+keb client ...        drive any broker over HTTP (keb client --help)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from keb_adapters.auth.local import LocalIssuer
 from keb_adapters.sql.database import create_engine, migrate
 from keb_app.app import create_app
 from keb_app.bootstrap import build_services
+from keb_app.client_cli import add_client_parser, run_client
 from keb_app.landscape.__main__ import main as landscape_main
 from keb_app.logs import configure_logging
 from keb_app.settings import Settings
@@ -142,7 +144,12 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser(
         "landscape", help="run the local landscape on its own; options: keb landscape --help", add_help=False
     )
+    add_client_parser(commands)
     args, rest = parser.parse_known_args(argv)
+    if args.command == "client":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        raise SystemExit(run_client(args))  # reads no APP_* settings: it talks to a broker over HTTP
     if args.command == "landscape":
         raise SystemExit(landscape_main(rest))
     if rest:

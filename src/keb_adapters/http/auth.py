@@ -14,6 +14,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Headers
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType, ScopeType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
@@ -112,6 +113,10 @@ class LocalIssuerController(Controller):
         "`{APP_DATA_DIR}/local-client.json`; `grant_type=client_credentials`, optional `scope` among "
         "broker:write, cld:read, runtimes:read (default: all).",
         status_code=200,
+        responses={
+            400: ResponseSpec(data_container=dict[str, str], description="Unsupported grant type or scope"),
+            401: ResponseSpec(data_container=dict[str, str], description="Unknown client or wrong secret"),
+        },
     )
     async def token(
         self, *, request: Request[Any, Any, Any], issuer: Issuer, data: TokenForm

@@ -13,6 +13,7 @@ from typing import Annotated
 import attrs
 from litestar import Controller, Response, delete, get, put
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, JSONBody, PathParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -89,7 +90,12 @@ class BindingController(Controller):
         "existing, 409 different parameters, 422 creation in progress, 400 out of range / limit reached / "
         "instance not ready, 404 unknown instance, 503 when creation exceeds the time limit.",
         status_code=HTTP_201_CREATED,
-        responses=responses(404, 409, 422, 503),
+        responses={
+            **responses(404, 409, 422, 502, 503),
+            HTTP_200_OK: ResponseSpec(
+                data_container=BindingResponse, description="An identical binding exists: its credentials"
+            ),
+        },
     )
     async def bind(
         self,
@@ -141,7 +147,7 @@ class BindingController(Controller):
         "which revokes the token; the binding is forgotten only after that worked. 410 {} when it does not "
         "exist.",
         status_code=HTTP_200_OK,
-        responses=responses(410),
+        responses=responses(410, 502, 503),
     )
     async def unbind(
         self,

@@ -17,6 +17,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream
 
+from keb_adapters.http.docs import PROTECTED_RESPONSES
 from keb_adapters.http.wire import OsbError, Wire
 from keb_domain.errors import InvalidRequestError
 from keb_domain.model.binding import Binding
@@ -328,6 +329,7 @@ async def _json_array(items: AsyncIterator[InfoRuntime]) -> AsyncIterator[bytes]
 
 
 ERRORS = {400: ResponseSpec(data_container=OsbError, description="Invalid query parameters")}
+PROTECTED_ERRORS = {**PROTECTED_RESPONSES, **ERRORS}
 
 
 class InventoryController(Controller):
@@ -339,7 +341,7 @@ class InventoryController(Controller):
         description="Filters OR within a key and AND across keys. Without `state`, instances whose last "
         "operation is a finished deprovisioning (suspended trials) are left out; `state=deprovisioned` lists "
         "deprovisioned instances from the archive. `page_size` is at most 100.",
-        responses=ERRORS,
+        responses=PROTECTED_ERRORS,
     )
     async def runtimes(
         self,
@@ -403,7 +405,10 @@ class InventoryController(Controller):
         "/info/runtimes",
         summary="Every runtime that exists, succeeded or failed",
         description="A JSON array of `InfoRuntime` items, oldest first, streamed.",
-        responses={200: ResponseSpec(data_container=list[InfoRuntimeDTO], description="All runtimes")},
+        responses={
+            **PROTECTED_RESPONSES,
+            200: ResponseSpec(data_container=list[InfoRuntimeDTO], description="All runtimes"),
+        },
     )
     async def info_runtimes(self, *, inventory: Inventory) -> Stream:
         return Stream(_json_array(inventory.info_runtimes()), media_type="application/json")
@@ -413,7 +418,7 @@ class InventoryController(Controller):
         summary="Operation events",
         description="Events of the given instances, runtimes and operations; each key may be repeated and "
         "each value may be a comma-separated list (all values count: OR). All events without any.",
-        responses=ERRORS,
+        responses=PROTECTED_ERRORS,
     )
     async def events(
         self,
@@ -456,6 +461,8 @@ class KubeconfigController(Controller):
         responses={
             **ERRORS,
             404: ResponseSpec(data_container=OsbError, description="No provisioned runtime"),
+            502: ResponseSpec(data_container=OsbError, description="The KCP refused the call"),
+            503: ResponseSpec(data_container=OsbError, description="The KCP is unreachable for now; retry"),
         },
         media_type="application/x-yaml",
     )

@@ -16,6 +16,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, JSONBody, PathParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
+from keb_adapters.http.docs import PROTECTED_RESPONSES, VERSION_HEADER
 from keb_adapters.http.wire import (
     DeprovisionResponse,
     Empty,
@@ -39,7 +40,6 @@ from keb_domain.usecases.instances import (
     UpdateCommand,
 )
 
-VERSION_HEADER = "X-Broker-API-Version"
 _VERSION = re.compile(r"^\s*(\d{1,6})\.(\d{1,6})\s*$")
 
 AnyRequest = Request[Any, Any, Any]
@@ -132,11 +132,16 @@ def responses(*codes: int) -> dict[int, ResponseSpec]:
         409: "It exists with different attributes",
         410: "It does not exist",
         422: "Unprocessable: asynchronous processing required, or the state does not allow it",
-        503: "Binding creation takes longer than the time limit; it goes on in the background",
+        502: "A Kubernetes API (KCP, Gardener or the runtime cluster) refused the call",
+        503: "Binding creation takes longer than the time limit (it goes on in the background), or a "
+        "Kubernetes API is unreachable for now; retry",
     }
     return {
-        code: ResponseSpec(data_container=Empty if code == 410 else OsbError, description=texts[code])
-        for code in (400, 412, *codes)
+        **PROTECTED_RESPONSES,
+        **{
+            code: ResponseSpec(data_container=Empty if code == 410 else OsbError, description=texts[code])
+            for code in (400, 412, *codes)
+        },
     }
 
 

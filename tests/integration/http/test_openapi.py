@@ -33,6 +33,11 @@ INSTANCE_STATUSES: dict[tuple[str, str], set[int]] = {
     (INSTANCE, "delete"): {202, 400, 410, 412},
     (f"{INSTANCE}/last_operation", "get"): {200, 404, 412},
     ("/expire/service_instance/{instance_id}", "put"): {202, 400, 404},
+    # Bindings call Kubernetes APIs synchronously: their errors are 502, and 503 when unreachable.
+    (f"{INSTANCE}/service_bindings/{{binding_id}}", "put"): {200, 201, 400, 404, 409, 412, 422, 502, 503},
+    (f"{INSTANCE}/service_bindings/{{binding_id}}", "get"): {200, 404, 412},
+    (f"{INSTANCE}/service_bindings/{{binding_id}}", "delete"): {200, 400, 410, 412, 502, 503},
+    ("/kubeconfig/{instance_id}", "get"): {200, 404, 502, 503},
 }
 
 # Routes that serve the document itself rather than the API.
