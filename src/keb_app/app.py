@@ -17,6 +17,7 @@ from litestar.static_files import create_static_files_router
 
 from keb_adapters.http.auth import BearerAuthMiddleware, LocalIssuerController
 from keb_adapters.http.bindings import BindingController
+from keb_adapters.http.boundary import BoundaryRequest, InputBoundaryMiddleware
 from keb_adapters.http.docs import (
     SWAGGER_ASSETS_PATH,
     api_version_parameter,
@@ -105,7 +106,11 @@ def create_app(services: Services, *, manage_services: bool = True) -> Litestar:
     return Litestar(
         route_handlers=handlers,
         dependencies=dependencies,
-        middleware=[DefineMiddleware(BearerAuthMiddleware, verifier=services.verifier)],
+        middleware=[
+            DefineMiddleware(BearerAuthMiddleware, verifier=services.verifier),
+            InputBoundaryMiddleware,  # after authentication: strangers' bodies are not even read
+        ],
+        request_class=BoundaryRequest,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(

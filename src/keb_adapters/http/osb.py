@@ -6,7 +6,6 @@ They hold no business rules; errors go through ``keb_adapters.http.errors``.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated, Any
 
@@ -29,11 +28,10 @@ from keb_adapters.http.wire import (
     UpdateRequest,
     UpdateResponse,
 )
-from keb_domain.errors import InvalidRequestError, UnsupportedApiVersionError
+from keb_domain.errors import UnsupportedApiVersionError
 from keb_domain.model.catalog import build_catalog
 from keb_domain.usecases.config import BrokerConfig
 from keb_domain.usecases.instances import (
-    MAX_ID_LENGTH,
     DeprovisionCommand,
     InstanceUseCases,
     ProvisionCommand,
@@ -63,49 +61,12 @@ def api_version(request: AnyRequest) -> tuple[int, int]:
     return major, minor
 
 
-def _nul_at(value: Any, where: str) -> str | None:
-    """Where in decoded JSON a NUL character occurs (in a key or a string), if anywhere."""
-    if isinstance(value, str):
-        return where if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = f"{where}.{key}" if where else str(key)
-            if "\x00" in key:
-                return found
-            if (inner := _nul_at(item, found)) is not None:
-                return inner
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            if (inner := _nul_at(item, f"{where}.{index}" if where else str(index))) is not None:
-                return inner
-    return None
-
-
-async def check_storable(request: AnyRequest) -> None:
-    """Path values and body strings must fit the database, or the client gets a 400 rather than a 500.
-
-    PostgreSQL refuses NUL characters in text and JSON, and ids live in varchar(255) columns.
-    """
-    for name, value in request.path_params.items():
-        if isinstance(value, str) and (len(value) > MAX_ID_LENGTH or "\x00" in value):
-            raise InvalidRequestError(
-                f"{name}: must be at most {MAX_ID_LENGTH} characters and contain no NUL character"
-            )
-    body = await request.body()
-    if b"\\u0000" in body:  # the only way JSON spells a NUL character
-        try:
-            decoded = json.loads(body)
-        except ValueError:
-            return  # the handler reports the malformed body
-        where = _nul_at(decoded, "")
-        if where is not None:
-            raise InvalidRequestError(f"{where or 'body'}: NUL characters are not supported")
-
-
 async def check_api_version(request: AnyRequest) -> None:
-    """``before_request`` hook of the OSB router: the version header is checked before anything else."""
+    """``before_request`` hook of the OSB router: the version header is checked before anything else.
+
+    Malformed paths, queries and bodies were refused earlier, by ``keb_adapters.http.boundary``.
+    """
     api_version(request)
-    await check_storable(request)
 
 
 def require_minor(request: AnyRequest, minor: int, endpoint: str) -> None:
@@ -333,7 +294,6 @@ class InstanceController(Controller):
 class ExpirationController(Controller):
     path = "/expire"
     tags = ("Operations",)
-    before_request = staticmethod(check_storable)
 
     @put(
         "/service_instance/{instance_id:str}",

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,8 +36,35 @@ class CredentialStrategy(enum.Enum):
         return self is CredentialStrategy.TOKEN_REQUEST
 
 
+BINDING_NAME_PREFIX = "kyma-binding-"
+# Kubernetes names ServiceAccounts with DNS-1123 subdomains: at most 253 characters, lowercase letters,
+# digits, '-' and '.', each dot-separated part starting and ending with a letter or digit.
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+MAX_K8S_NAME_LENGTH = 253
+MAX_TOKEN_BINDING_ID_LENGTH = MAX_K8S_NAME_LENGTH - len(BINDING_NAME_PREFIX)
+
+
 def binding_resource_name(binding_id: str) -> str:
-    return f"kyma-binding-{binding_id}"
+    """The ServiceAccount, ClusterRole and ClusterRoleBinding name of a token binding."""
+    return f"{BINDING_NAME_PREFIX}{binding_id}"
+
+
+def check_nameable(binding_id: str, strategy: CredentialStrategy) -> None:
+    """A token binding's id must make a valid Kubernetes name, or the cluster refuses it after we stored it.
+
+    KEB passes the id through and answers the API server's refusal with a 500; we refuse it up front with a
+    400 naming the rule. Admin-kubeconfig bindings create nothing named after the id, so any id does.
+    """
+    if not strategy.revocable:
+        return
+    name = binding_resource_name(binding_id)
+    if len(name) > MAX_K8S_NAME_LENGTH or not _DNS1123_SUBDOMAIN.fullmatch(name):
+        raise InvalidRequestError(
+            f"binding id {binding_id[:64]!r}: with token_request the id names Kubernetes resources "
+            f"{BINDING_NAME_PREFIX}<id>, so it must be at most {MAX_TOKEN_BINDING_ID_LENGTH} characters of "
+            "lowercase letters, digits, '-' and '.', start and end with a letter or digit, and have no "
+            "empty part between dots"
+        )
 
 
 @attrs.frozen

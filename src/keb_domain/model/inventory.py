@@ -20,6 +20,11 @@ from keb_domain.model.operation import Operation, OperationState, OperationType
 from keb_domain.model.plans import PLANS_BY_ID
 
 MAX_PAGE_SIZE = 100  # APP_MAX_PAGINATION_PAGE
+# The row offset, (page - 1) * page_size, must fit the 64-bit integers SQLite and PostgreSQL count with.
+MAX_PAGE = (2**63 - 1) // MAX_PAGE_SIZE
+# Ids one /events request may name (instance, runtime and operation ids together): each becomes a bound
+# parameter, and PostgreSQL's protocol carries at most 32,767 of them per statement.
+MAX_EVENT_IDS = 1000
 
 
 class RuntimeState(enum.Enum):

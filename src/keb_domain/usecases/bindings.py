@@ -35,6 +35,7 @@ from keb_domain.model.binding import (
     ExpirationPolicy,
     binding_resource_name,
     build_token_kubeconfig,
+    check_nameable,
     endpoint_from_admin_kubeconfig,
 )
 from keb_domain.model.catalog import (
@@ -165,6 +166,7 @@ class BindingUseCases:
             if plan is None or not self._catalog.is_bindable(plan):
                 raise BindingNotSupportedError("binding is not supported")
             parameters = BindingParameters.parse(cmd.parameters)
+            check_nameable(cmd.binding_id, parameters.strategy)
             expiration = self._policy.seconds(parameters.expiration_seconds)
             self._check_instance(instance, await uow.operations.list_for_instance(instance.instance_id))
             existing = await uow.bindings.get(cmd.instance_id, cmd.binding_id)

@@ -7,7 +7,14 @@ from typing import Any
 
 from keb_domain.errors import ClusterError, ClusterNotFoundError, InstanceNotFoundError, InvalidRequestError
 from keb_domain.model.binding import build_oidc_kubeconfig, endpoint_from_admin_kubeconfig
-from keb_domain.model.inventory import MAX_PAGE_SIZE, InfoRuntime, RuntimeFilter, RuntimesPage
+from keb_domain.model.inventory import (
+    MAX_EVENT_IDS,
+    MAX_PAGE,
+    MAX_PAGE_SIZE,
+    InfoRuntime,
+    RuntimeFilter,
+    RuntimesPage,
+)
 from keb_domain.model.operation import OperationState
 from keb_domain.model.resources import resource_name
 from keb_domain.ports import ControlPlane, Inventory, OperationEvent, UnitOfWorkFactory
@@ -23,8 +30,8 @@ class InventoryUseCases:
     async def runtimes(
         self, query: RuntimeFilter, *, page: int, page_size: int, bindings: bool
     ) -> RuntimesPage:
-        if page < 1:
-            raise InvalidRequestError("page: must be 1 or more")
+        if not 1 <= page <= MAX_PAGE:
+            raise InvalidRequestError(f"page: must be between 1 and {MAX_PAGE}")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidRequestError(f"page_size: must be between 1 and {MAX_PAGE_SIZE}")
         return await self._inventory.runtimes(
@@ -38,6 +45,8 @@ class InventoryUseCases:
         self, *, instance_ids: Sequence[str], runtime_ids: Sequence[str], operation_ids: Sequence[str]
     ) -> list[OperationEvent]:
         """Operation events of the named instances, runtimes and operations (all of them without names)."""
+        if len(instance_ids) + len(runtime_ids) + len(operation_ids) > MAX_EVENT_IDS:
+            raise InvalidRequestError(f"at most {MAX_EVENT_IDS} instance, runtime and operation ids together")
         wanted = list(instance_ids)
         if runtime_ids:
             wanted += await self._inventory.instance_ids_of_runtimes(runtime_ids)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.parse
 from datetime import timedelta
 from typing import Any
 
@@ -392,3 +393,26 @@ async def test_with_bindings_disabled_existing_ones_can_still_be_read_and_remove
         assert refused.json()["error"] == "BindingNotSupported"
         assert (await broker.get_binding("inst-1", "b-1")).status_code == 200
         assert (await broker.unbind("inst-1", "b-1")).status_code == 200
+
+
+# --- ids Kubernetes cannot name ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw_id", ["B_Upper", "%2E", "%2E%2E", "a" * 250, "%3Cscript%3E", "a-", "a.", "a..b"]
+)
+async def test_a_token_binding_id_kubernetes_cannot_name_is_400_and_stores_nothing(
+    broker: BindingBroker, raw_id: str
+) -> None:
+    """The ServiceAccount is named after the id; an id that is no DNS-1123 name is refused before storing."""
+    response = await broker.osb("PUT", binding_path("inst-1", raw_id), json=bind_body(token_request=True))
+    assert response.status_code == 400, response.text
+    assert "Kubernetes" in response.json()["description"]
+    assert await broker.stored("inst-1", urllib.parse.unquote(raw_id)) is None
+    assert not any(cluster.service_accounts for cluster in broker.clusters.inner.clusters.values())
+
+
+async def test_an_admin_kubeconfig_binding_takes_any_storable_id(broker: BindingBroker) -> None:
+    """Admin kubeconfigs create nothing named after the id, so ``B_Upper`` is a valid binding id there."""
+    response = await broker.osb("PUT", binding_path("inst-1", "B_Upper"), json=bind_body())
+    assert response.status_code == 201, response.text

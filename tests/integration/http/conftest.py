@@ -7,16 +7,21 @@ belong to one loop, can stand behind it as well as memory storage.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import attrs
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from keb_adapters.memory.clusters import MemoryControlPlane
 from keb_adapters.memory.storage import MemoryStorage
+from keb_adapters.sql import tables
+from keb_adapters.sql.storage import SqlStorage
 from keb_app.app import create_app
 from keb_app.bootstrap import Services, Storage, build_services
+from tests.integration.conftest import PostgresTemplate, postgres_engine, sqlite_engine
 from tests.support import AWS, OSB, SERVICE, FakeClock, SequentialIds, provision_body, settings_for_tests
 
 
@@ -135,3 +140,46 @@ def asgi_client(services: Services) -> httpx.AsyncClient:
 async def broker() -> AsyncIterator[Broker]:
     async for value in make_broker():
         yield value
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def any_broker(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    sqlite_template: Path,
+    postgres_template: PostgresTemplate,
+) -> AsyncIterator[Broker]:
+    """A broker on memory storage, on SQLite and on PostgreSQL."""
+    if request.param == "memory":
+        async for broker in make_broker():
+            yield broker
+        return
+    engines = (
+        sqlite_engine(sqlite_template, tmp_path)
+        if request.param == "sqlite"
+        else postgres_engine(postgres_template)
+    )
+    async for engine in engines:
+        async for broker in make_broker(storage=SqlStorage(engine)):
+            yield broker
+
+
+async def dump(storage: object) -> list[object]:
+    """Everything the storage holds, in a form two calls can compare: every row of every table."""
+    if isinstance(storage, MemoryStorage):
+        leases = sorted((key, lease.owner, lease.until) for key, lease in storage.leases.items())
+        return [
+            dict(storage.instances),
+            dict(storage.operations),
+            dict(storage.archive),
+            list(storage.events),
+            dict(storage.bindings),
+            leases,
+        ]
+    assert isinstance(storage, SqlStorage), storage
+    rows: list[object] = []
+    async with storage.engine.connect() as connection:
+        for table in tables.metadata.sorted_tables:
+            result = await connection.execute(sa.select(table))
+            rows.append((table.name, sorted(map(repr, result.all()))))
+    return rows

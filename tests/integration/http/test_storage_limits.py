@@ -7,41 +7,15 @@ client sent). The broker answers 400 instead, on memory, SQLite and PostgreSQL a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from keb_adapters.sql.storage import SqlStorage
-from tests.integration.conftest import PostgresTemplate, postgres_engine, sqlite_engine
-from tests.integration.http.conftest import Broker, instance_path, make_broker
+from tests.integration.http.conftest import Broker, instance_path
 from tests.support import AWS, SERVICE, provision_body
 
 LONG = "a" * 256
 NUL_ID = "x%00y"  # percent-encoded in the path
-
-
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def any_broker(
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    sqlite_template: Path,
-    postgres_template: PostgresTemplate,
-) -> AsyncIterator[Broker]:
-    """A broker on memory storage, on SQLite and on PostgreSQL."""
-    if request.param == "memory":
-        async for broker in make_broker():
-            yield broker
-        return
-    engines = (
-        sqlite_engine(sqlite_template, tmp_path)
-        if request.param == "sqlite"
-        else postgres_engine(postgres_template)
-    )
-    async for engine in engines:
-        async for broker in make_broker(storage=SqlStorage(engine)):
-            yield broker
 
 
 def nul_parameters() -> dict[str, Any]:

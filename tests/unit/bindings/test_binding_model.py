@@ -17,7 +17,9 @@ from keb_domain.model.binding import (
     ClusterEndpoint,
     CredentialStrategy,
     ExpirationPolicy,
+    binding_resource_name,
     build_token_kubeconfig,
+    check_nameable,
     endpoint_from_admin_kubeconfig,
     format_expires_at,
 )
@@ -260,3 +262,42 @@ def test_an_admin_kubeconfig_without_what_keb_requires_is_refused(kubeconfig: st
     with pytest.raises(ValueError, match=message) as caught:
         endpoint_from_admin_kubeconfig(kubeconfig)
     assert "admin-token-that-must-not-leak" not in str(caught.value)
+
+
+# --- binding ids as Kubernetes names -------------------------------------------------------------
+
+DNS1123 = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+@given(st.text(max_size=260) | st.from_regex(DNS1123, fullmatch=True))
+def test_a_token_binding_id_is_accepted_exactly_when_its_resource_name_is_a_dns_subdomain(
+    binding_id: str,
+) -> None:
+    """``check_nameable`` agrees with Kubernetes' DNS-1123 subdomain rule for ``kyma-binding-{id}``."""
+    name = binding_resource_name(binding_id)
+    valid = len(name) <= 253 and DNS1123.fullmatch(name) is not None
+    try:
+        check_nameable(binding_id, TOKEN)
+    except InvalidRequestError:
+        assert not valid
+    else:
+        assert valid
+
+
+@given(st.text(max_size=300))
+def test_an_admin_kubeconfig_binding_id_is_never_refused_for_its_name(binding_id: str) -> None:
+    """Admin kubeconfig bindings create nothing named after the id."""
+    check_nameable(binding_id, GARDENER)
+
+
+@pytest.mark.parametrize(
+    ("binding_id", "ok"),
+    [("b-1", True), ("a" * 240, True), ("a" * 241, False), ("B_Upper", False), (".", False), ("..", False)],
+)
+def test_token_binding_id_examples(binding_id: str, ok: bool) -> None:
+    """Issue 9's ids, and the longest id that still fits 253 characters with the prefix."""
+    if ok:
+        check_nameable(binding_id, TOKEN)
+    else:
+        with pytest.raises(InvalidRequestError):
+            check_nameable(binding_id, TOKEN)
