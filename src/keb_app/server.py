@@ -237,9 +237,11 @@ async def migrate_database(settings: Settings) -> None:
         private_directory(settings.data_dir)
     engine = create_engine(settings.database_url, tls=settings.database_tls)
     try:
-        await migrate(engine)
+        before, after = await migrate(engine)
     finally:
         await engine.dispose()
+    if before != after:
+        log.info("database schema migrated from %s to %s", before or "an empty database", after)
 
 
 def _bind(host: str, port: int, names: str) -> socket.socket:

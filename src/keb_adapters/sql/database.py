@@ -91,8 +91,9 @@ def _alembic_config(connection: sa.Connection) -> Config:
 MIGRATION_LOCK = 0x6B6562
 
 
-async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest revision (idempotent; safe on every start).
+async def migrate(engine: AsyncEngine) -> tuple[str | None, str | None]:
+    """Bring the schema to the newest revision (idempotent; safe on every start); returns the revisions
+    before and after.
 
     On PostgreSQL, replicas that start together take turns: a transaction-scoped advisory lock makes the
     second wait until the first committed, and it then finds the schema up to date.
@@ -100,7 +101,9 @@ async def migrate(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             await connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        before = await current_revision(connection)
         await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), "head"))
+        return before, await current_revision(connection)
 
 
 async def current_revision(connection: AsyncConnection) -> str | None:

@@ -72,7 +72,8 @@ class _Session:
             if not _dropped(error):
                 raise
         await self.close()
-        await self.open()
+        with unavailable_as_domain_error(connecting=True):  # the server may be gone, not just the connection
+            await self.open()
         return await self.connection.execute(statement)
 
     async def close(self) -> None:

@@ -84,6 +84,8 @@ def keb_env(data_dir: Path, port: int, env: Mapping[str, str]) -> dict[str, str]
         "APP_AUTH_MODE": "none",
         "APP_DATABASE_SECRET_KEY": KEY,
         "APP_HTTP_WORKERS": "1",
+        # No fixed status port (8071 by default): parallel runs on one machine would collide on it.
+        "APP_BROKER_STATUS_PORT": "0",
         **env,
     }
 

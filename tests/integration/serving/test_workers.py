@@ -100,7 +100,7 @@ def test_two_workers_on_postgresql_provision_every_runtime_once(
         states = provision_all_and_wait(broker.port)
         assert runtime_count(data_dir) == INSTANCES
     assert set(states.values()) == {"succeeded"}, states
-    assert broker.log_text().count("Running upgrade  -> 0001") == 1
+    assert broker.log_text().count("database schema migrated from an empty database") == 1
 
 
 def test_replicas_starting_together_migrate_postgresql_once(private_postgres: str) -> None:
