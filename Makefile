@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit integration clean
+.PHONY: run test lint typecheck unit integration clean docs
 
 # The first run installs for about a minute: say so, and let pip show its progress.
 $(STAMP): pyproject.toml
@@ -37,3 +37,7 @@ integration: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# docs/configuration.md is generated from src/keb_app/variables.py; a unit test checks it is current.
+docs: $(STAMP)
+	$(BIN)/keb config docs > docs/configuration.md

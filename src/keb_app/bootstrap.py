@@ -278,7 +278,7 @@ def build_services(
     if storage is None:
         if settings.database_kind == "sqlite":
             private_directory(settings.data_dir)
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, tls=settings.database_tls)
         storage = SqlStorage(engine)
 
         async def _migrate() -> None:
@@ -474,7 +474,7 @@ def _kubernetes_clients(
         kcp = LazyClient(in_cluster)
     if settings.cluster_mode != "local":
         if settings.gardener_kubeconfig is None:
-            raise ConfigurationError("APP_GARDENER_KUBECONFIG is required with a real KCP")
+            raise ConfigurationError("APP_GARDENER_KUBECONFIG_PATH is required with a real KCP")
         garden = _client_from_file(settings.gardener_kubeconfig, timeout)
     shutdown.append(kcp.close)
     shutdown.append(garden.close)

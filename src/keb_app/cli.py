@@ -8,6 +8,7 @@ keb job NAME [--dry-run]  run a landscape job once: trial-expiration, free-expir
                       deprovision-retrigger; print what it did (or would do)
 keb token [--scope S] print a bearer token of the embedded issuer (APP_AUTH_MODE=local)
 keb config check      print the effective configuration (secrets masked), or every error
+keb config docs       print docs/configuration.md: every variable keb reads, and what it does with KEB's
 keb client ...        drive any broker over HTTP (keb client --help)
 keb --version         print the version
 """
@@ -34,6 +35,7 @@ from keb_app.client_cli import add_client_parser, run_client
 from keb_app.landscape.__main__ import main as landscape_main
 from keb_app.logs import configure_logging
 from keb_app.settings import Settings
+from keb_app.variables import render_document
 from keb_domain.auth import ALL_SCOPES
 from keb_domain.errors import ConfigurationError
 from keb_domain.usecases.jobs import JobName
@@ -232,7 +234,7 @@ def describe(settings: Settings) -> list[tuple[str, str]]:
         ("APP_AUTH_AUDIENCE", auth.audience or "-"),
         ("clusters", settings.cluster_mode),
         ("APP_KCP_KUBECONFIG", str(settings.kcp_kubeconfig or "-")),
-        ("APP_GARDENER_KUBECONFIG", str(settings.gardener_kubeconfig or "-")),
+        ("APP_GARDENER_KUBECONFIG_PATH", str(settings.gardener_kubeconfig or "-")),
         ("APP_GARDENER_PROJECT", settings.gardener_project),
         ("APP_BROKER_DEFAULT_REQUEST_REGION", broker.default_platform_region),
         ("APP_BROKER_ENABLE_PLANS", ",".join(sorted(broker.catalog.enabled_plans))),
@@ -285,17 +287,16 @@ Run the broker: the OSB API, the runtime inventory and the operation workers.
 Without configuration it runs the embedded default: SQLite and keys in the data directory, the local
 OAuth2 issuer and the local landscape (no real cluster is created).
 
-settings it reads (environment variables; `keb config check` shows the effective values):
+settings it reads (environment variables; `keb config check` shows the effective values, `keb config
+docs` documents them all):
   APP_BROKER_HOST, APP_BROKER_PORT (8080)   where the API listens
   APP_BROKER_STATUS_PORT (8071, 0 = off)     /healthz, /readyz and /metrics without a token
   APP_DATA_DIR (nearest .keb)                SQLite, keys, the local landscape
   APP_DATABASE_URL or APP_DATABASE_HOST/PORT/NAME/USER/PASSWORD/SSLMODE, APP_DATABASE_SECRET_KEY
   APP_AUTH_MODE (local|jwt|none), APP_AUTH_ISSUER, APP_AUTH_JWKS_URL, APP_AUTH_AUDIENCE
-  APP_KCP_KUBECONFIG, APP_GARDENER_KUBECONFIG, APP_GARDENER_PROJECT   a real control plane
+  APP_KCP_KUBECONFIG, APP_GARDENER_KUBECONFIG_PATH, APP_GARDENER_PROJECT   a real control plane
   APP_BROKER_*, APP_OPERATION_*, APP_STEP_TIMEOUTS_*                   KEB's broker settings
-  APP_HAP_RULE_FILE_PATH, APP_RUNTIME_CONFIGURATION_CONFIG_MAP_NAME     account pools, Kyma template
-  APP_JOBS_INTERVAL (0 = off), APP_JOBS, APP_*_EXPIRATION_PERIOD       the jobs run inside the broker too
-  APP_LOCAL_LANDSCAPE_POOL_SIZE (20)         CredentialsBindings per pool the local landscape seeds
+  APP_HTTP_WORKERS, APP_HTTP_*_TIMEOUT, APP_HTTP_MAX_CONNECTIONS, APP_SHUTDOWN_GRACE   serving
   APP_LOG_LEVEL (debug|info|warning|error), APP_LOG_FORMAT (text|json)
 """
 MIGRATE_HELP = """\
@@ -310,7 +311,8 @@ what was removed; exit 1 if some could not be removed. (The broker also does thi
 APP_BROKER_BINDING_CLEANUP_INTERVAL.)
 
 settings it reads: the database settings as `keb migrate`, APP_DATABASE_SECRET_KEY, and the cluster
-settings as `keb serve` (APP_KCP_KUBECONFIG, APP_GARDENER_KUBECONFIG, or the local landscape).
+settings as `keb serve` (APP_KCP_KUBECONFIG, APP_GARDENER_KUBECONFIG_PATH, or the local
+landscape).
 """
 MINT_HELP = """\
 Print a bearer token of the embedded issuer (APP_AUTH_MODE=local) for curl and the Swagger UI.
@@ -334,8 +336,10 @@ settings it reads: the database settings as `keb migrate`, APP_DATABASE_SECRET_K
 APP_BROKER_ENABLE_PLANS, APP_LOG_LEVEL, APP_LOG_FORMAT.
 """
 CONFIG_HELP = """\
-Check the configuration from the environment without starting anything: print the effective values
-(secrets masked) and exit 0, or print every error and exit 2.
+keb config check: check the configuration from the environment without starting anything: print the
+effective values (secrets masked) and exit 0, or print every error and exit 2.
+keb config docs: print docs/configuration.md, every variable keb reads (generated from
+src/keb_app/variables.py) and what keb does with each of KEB's.
 """
 
 
@@ -370,8 +374,12 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help=f"a scope to ask for, repeatable (default: {' '.join(ALL_SCOPES)})",
     )
-    config_parser = command("config", "check the configuration", CONFIG_HELP)
-    config_parser.add_argument("action", choices=["check"], help="check: print the effective configuration")
+    config_parser = command("config", "check the configuration, or print its documentation", CONFIG_HELP)
+    config_parser.add_argument(
+        "action",
+        choices=["check", "docs"],
+        help="check: print the effective configuration; docs: print docs/configuration.md",
+    )
     commands.add_parser(
         "landscape", help="run the local landscape on its own; options: keb landscape --help", add_help=False
     )
@@ -401,8 +409,21 @@ def main(argv: list[str] | None = None) -> None:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "config":
+        if args.action == "docs":
+            sys.stdout.write(render_document())
+            return
         raise SystemExit(config_check())
     settings = _settings()
+    try:
+        _run(args, settings)
+    except ConfigurationError as error:
+        # Also what only building the services finds out (a missing key, an unreadable kubeconfig).
+        for line in str(error).splitlines():
+            print(f"keb: configuration error: {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "serve":
         serve(settings)

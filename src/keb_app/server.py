@@ -235,12 +235,15 @@ async def migrate_database(settings: Settings) -> None:
     """Bring the schema up to date once, before any worker starts."""
     if settings.database_kind == "sqlite":
         private_directory(settings.data_dir)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, tls=settings.database_tls)
     try:
-        await migrate(engine)
+        before, after = await migrate(engine)
     finally:
         await engine.dispose()
-    log.info("database schema is up to date")
+    if before != after:
+        log.info("database schema migrated from %s to %s", before or "an empty database", after)
+    else:
+        log.info("database schema is up to date at %s", after)
 
 
 def _bind(host: str, port: int, names: str) -> socket.socket:

@@ -1,8 +1,8 @@
 """Settings from the environment, with KEB's variable names where KEB has the setting.
 
 A KEB operator's values carry over: durations accept Go strings (``500ms``, ``10s``, ``60m``, ``7h``,
-``1h30m``), booleans accept ``true``/``false``, lists are comma-separated. A bad value stops startup with
-a message naming the variable.
+``1h30m``), booleans accept ``true``/``false``, lists are comma-separated. Bad values stop startup with
+one line per bad value, each naming its variable.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 import attrs
 import yaml
 
+from keb_adapters.sql.database import DatabaseTls
+from keb_app.variables import BY_NAME, UNREAD, VARIABLES, Variable
 from keb_domain.errors import ConfigurationError, PlatformRegionNotServedError
 from keb_domain.model.binding import ExpirationPolicy
 from keb_domain.model.catalog import CatalogSettings
@@ -88,26 +90,135 @@ def parse_positive_duration(text: str) -> float:
     return value
 
 
+def parse_port(text: str) -> int:
+    port = parse_int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{port} is not a TCP port (0-65535)")
+    return port
+
+
+def default_data_dir(start: Path | None = None) -> Path:
+    """Without ``APP_DATA_DIR``: the nearest ``.keb`` directory here or above (as git finds ``.git``),
+    else ``./.keb``; so ``keb token`` run in a subdirectory finds the broker's keys."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        if (directory / ".keb").is_dir():
+            return directory / ".keb"
+    return Path(".keb")
+
+
 class _Env:
-    """Reads typed values; a bad one is noted (naming the variable) and its default used meanwhile, so
-    that one run reports every bad value."""
+    """Reads the variables declared in ``keb_app.variables``, typed; a bad value is noted (naming the
+    variable) and the default used meanwhile, so that one run reports every bad value."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
         self.errors: list[str] = []
 
-    def get(self, key: str, parse: Callable[[str], T], default: T) -> T:
-        raw = self._env.get(key)
-        if raw is None or raw == "":
-            return default
+    def _declared(self, key: str, *kinds: str) -> Variable:
+        variable = BY_NAME[key]  # a KeyError here is a programming error: declare the variable first
+        if variable.kind not in kinds:
+            raise TypeError(f"{key} is declared as {variable.kind}, not {'/'.join(kinds)}")
+        return variable
+
+    def raw(self, variable: Variable) -> str | None:
+        """The value set under the variable's name or one of its aliases; they must agree."""
+        found = {name: value for name in (variable.name, *variable.aliases) if (value := self._env.get(name))}
+        if len(set(found.values())) > 1:
+            raise ConfigurationError(f"{' and '.join(found)} are both set, to different values; set one")
+        return next(iter(found.values()), None)
+
+    def get(self, key: str, parse: Callable[[str], T], kinds: tuple[str, ...], default: T | None) -> T:
+        variable = self._declared(key, *kinds)
+        raw = self.raw(variable)
+        if raw is None:
+            return self._default(variable, parse, default)
         try:
             return parse(raw)
         except ValueError as error:
             self.errors.append(f"{key}: {error}")
-            return default
+            return self._default(variable, parse, default)
 
-    def text(self, key: str, default: str) -> str:
-        return self.get(key, str, default)
+    @staticmethod
+    def _default(variable: Variable, parse: Callable[[str], T], default: T | None) -> T:
+        if default is not None:
+            return default
+        if variable.default is None:
+            raise TypeError(f"{variable.name} has a computed default: pass it")
+        return parse(variable.default)
+
+    def check_all(self) -> None:
+        """Parse every declared variable that is set, read later or not, so any bad value stops startup."""
+        for variable in VARIABLES:
+            if (raw := self.raw(variable)) is None:
+                continue
+            if variable.kind in ("text", "path", "url", "choice"):
+                self.text(variable.name, "")
+            else:
+                try:
+                    _STRICTER.get(variable.name, _PARSERS[variable.kind])(raw)
+                except ValueError as error:
+                    self.errors.append(f"{variable.name}: {error}")
+
+    def text(self, key: str, default: str | None = None) -> str:
+        value = self.get(key, str, ("text", "path", "url", "choice"), default)
+        choices = BY_NAME[key].choices
+        if choices:
+            wanted = value.strip().lower()
+            wanted = _CHOICE_SYNONYMS.get(key, {}).get(wanted, wanted)
+            match = [c for c in choices if c.lower() == wanted]
+            if not match:
+                self.errors.append(f"{key}: {value!r} is not one of {', '.join(choices)}")
+                return self._default(BY_NAME[key], str, default)
+            return match[0]
+        return value
+
+    def flag(self, key: str) -> bool:
+        return self.get(key, parse_bool, ("bool",), None)
+
+    def integer(self, key: str, parse: Callable[[str], int] = parse_int, default: int | None = None) -> int:
+        return self.get(key, parse, ("int",), default)
+
+    def seconds(
+        self, key: str, default: float | None = None, parse: Callable[[str], float] = parse_duration
+    ) -> float:
+        return self.get(key, parse, ("duration",), default)
+
+    def items(self, key: str, default: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        return self.get(key, parse_list, ("list",), default)
+
+
+# Variables whose values are narrower than their kind; their reads below use the same parsers.
+_STRICTER: Mapping[str, Callable[[str], Any]] = {
+    "APP_BROKER_PORT": parse_port,
+    "APP_BROKER_STATUS_PORT": parse_port,
+    "APP_HTTP_WORKERS": parse_positive_int,
+    "APP_HTTP_MAX_CONNECTIONS": parse_positive_int,
+    "APP_HTTP_HEADER_TIMEOUT": parse_positive_duration,
+    "APP_HTTP_BODY_TIMEOUT": parse_positive_duration,
+    "APP_HTTP_KEEP_ALIVE_TIMEOUT": parse_positive_duration,
+    "APP_SHUTDOWN_GRACE": parse_positive_duration,
+}
+
+# Other spellings a choice accepts, by variable: Go's and Python's loggers both know "warn".
+_CHOICE_SYNONYMS: Mapping[str, Mapping[str, str]] = {"APP_LOG_LEVEL": {"warn": "warning"}}
+LOG_LEVELS = BY_NAME["APP_LOG_LEVEL"].choices
+LOG_FORMATS = BY_NAME["APP_LOG_FORMAT"].choices
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "bool": parse_bool,
+    "int": parse_int,
+    "duration": parse_duration,
+    "list": parse_list,
+}
+
+
+def _refuse_unsupported(env: _Env, environ: Mapping[str, str]) -> None:
+    """KEB's variables that switch on what keb cannot do stop startup instead of being ignored."""
+    for unread in UNREAD:
+        value = environ.get(unread.name)
+        if unread.off and value is not None and value.strip().lower() not in unread.off:
+            env.errors.append(f"{unread.name}: {unread.reason}")
 
 
 def _load_yaml(key: str, path: str | None, default_resource: str) -> Any:
@@ -128,57 +239,37 @@ def _plan_names(key: str, names: tuple[str, ...]) -> frozenset[str]:
     return frozenset(names)
 
 
+def _database_tls(env: _Env) -> DatabaseTls | None:
+    """``APP_DATABASE_SSLMODE`` and ``APP_DATABASE_SSLROOTCERT``: TLS to PostgreSQL as libpq does it."""
+    mode = env.text("APP_DATABASE_SSLMODE")
+    root = env.text("APP_DATABASE_SSLROOTCERT")
+    if root and not Path(root).is_file():
+        raise ConfigurationError(f"APP_DATABASE_SSLROOTCERT: {root} is not a readable file")
+    if mode == "disable":
+        if root:
+            raise ConfigurationError("APP_DATABASE_SSLROOTCERT: set, but APP_DATABASE_SSLMODE is disable")
+        return None
+    return DatabaseTls(mode=mode, root_cert=Path(root) if root else None)
+
+
 def _database_url(env: _Env, data_dir: Path) -> str:
-    url = env.text("APP_DATABASE_URL", "")
+    url = env.text("APP_DATABASE_URL")
     if url:
         if url.startswith("postgres://") or url.startswith("postgresql://"):
             url = "postgresql+asyncpg://" + url.split("://", 1)[1]
         return url
-    host = env.text("APP_DATABASE_HOST", "")
+    host = env.text("APP_DATABASE_HOST")
     if host:
-        user = urllib.parse.quote(env.text("APP_DATABASE_USER", "postgres"), safe="")
-        password = urllib.parse.quote(env.text("APP_DATABASE_PASSWORD", ""), safe="")
+        user = urllib.parse.quote(env.text("APP_DATABASE_USER"), safe="")
+        password = urllib.parse.quote(env.text("APP_DATABASE_PASSWORD"), safe="")
         credentials = f"{user}:{password}@" if password else f"{user}@"
-        port = env.text("APP_DATABASE_PORT", "5432")
-        name = env.text("APP_DATABASE_NAME", "broker")
-        sslmode = env.text("APP_DATABASE_SSLMODE", "")
-        query = f"?ssl={sslmode}" if sslmode and sslmode != "disable" else ""
-        return f"postgresql+asyncpg://{credentials}{host}:{port}/{name}{query}"
+        port = env.integer("APP_DATABASE_PORT")
+        name = env.text("APP_DATABASE_NAME")
+        return f"postgresql+asyncpg://{credentials}{host}:{port}/{name}"
     return f"sqlite+aiosqlite:///{data_dir / 'keb.db'}"
 
 
-def default_data_dir(start: Path | None = None) -> Path:
-    """Without ``APP_DATA_DIR``: the nearest ``.keb`` directory here or above (as git finds ``.git``),
-    else ``./.keb``; so ``keb token`` run in a subdirectory finds the broker's keys."""
-    here = (start or Path.cwd()).resolve()
-    for directory in (here, *here.parents):
-        if (directory / ".keb").is_dir():
-            return directory / ".keb"
-    return Path(".keb")
-
-
 AUTH_MODES = ("local", "jwt", "none")
-LOG_LEVELS = ("debug", "info", "warning", "error")
-LOG_FORMATS = ("text", "json")
-
-
-def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        value = text.strip().lower()
-        if value == "warn":
-            value = "warning"
-        if value not in choices:
-            raise ValueError(f"{text!r} is not one of {', '.join(choices)}")
-        return value
-
-    return parse
-
-
-def _port(text: str) -> int:
-    port = int(text.strip())
-    if not 0 <= port <= 65535:
-        raise ValueError(f"{port} is not a TCP port (0-65535)")
-    return port
 
 
 @attrs.frozen
@@ -194,7 +285,7 @@ class AuthSettings:
 
 
 def _auth(env: _Env, broker_url: str) -> AuthSettings:
-    mode = env.text("APP_AUTH_MODE", "local").lower()
+    mode = env.text("APP_AUTH_MODE")
     if mode not in AUTH_MODES:
         raise ConfigurationError(f"APP_AUTH_MODE: {mode!r} is not one of {', '.join(AUTH_MODES)}")
     # Kept as written: tokens' ``iss`` must match it exactly, and some issuers end it with "/" (Auth0).
@@ -205,10 +296,29 @@ def _auth(env: _Env, broker_url: str) -> AuthSettings:
         mode=mode,
         issuer=issuer,
         jwks_url=env.text("APP_AUTH_JWKS_URL", f"{issuer.rstrip('/')}/oauth2/certs"),
-        audience=env.text("APP_AUTH_AUDIENCE", "") or None,
-        leeway=int(env.get("APP_AUTH_LEEWAY", parse_duration, 30.0)),
-        jwks_min_refresh=env.get("APP_AUTH_JWKS_MIN_REFRESH_INTERVAL", parse_duration, 10.0),
+        audience=env.text("APP_AUTH_AUDIENCE") or None,
+        leeway=int(env.seconds("APP_AUTH_LEEWAY")),
+        jwks_min_refresh=env.seconds("APP_AUTH_JWKS_MIN_REFRESH_INTERVAL"),
     )
+
+
+def _binding_policy(env: _Env) -> ExpirationPolicy:
+    policy = ExpirationPolicy(
+        default_seconds=env.integer("APP_BROKER_BINDING_EXPIRATION_SECONDS"),
+        min_seconds=env.integer("APP_BROKER_BINDING_MIN_EXPIRATION_SECONDS"),
+        max_seconds=env.integer("APP_BROKER_BINDING_MAX_EXPIRATION_SECONDS"),
+        max_bindings=env.integer("APP_BROKER_BINDING_MAX_BINDINGS_COUNT"),
+    )
+    if not policy.min_seconds <= policy.default_seconds <= policy.max_seconds:
+        raise ConfigurationError(
+            "APP_BROKER_BINDING_EXPIRATION_SECONDS must lie between "
+            "APP_BROKER_BINDING_MIN_EXPIRATION_SECONDS and APP_BROKER_BINDING_MAX_EXPIRATION_SECONDS"
+        )
+    if policy.min_seconds < 600:
+        raise ConfigurationError(
+            "APP_BROKER_BINDING_MIN_EXPIRATION_SECONDS cannot be below 600 (Gardener's minimum)"
+        )
+    return policy
 
 
 @attrs.frozen
@@ -225,34 +335,13 @@ class ServingSettings:
 
 def _serving(env: _Env) -> ServingSettings:
     return ServingSettings(
-        workers=env.get("APP_HTTP_WORKERS", parse_positive_int, os.cpu_count() or 1),
-        header_timeout=env.get("APP_HTTP_HEADER_TIMEOUT", parse_positive_duration, 10.0),
-        body_timeout=env.get("APP_HTTP_BODY_TIMEOUT", parse_positive_duration, 30.0),
-        # Above the 60 s idle timeout of common load balancers, so the broker never closes a connection
-        # the balancer is about to reuse.
-        keep_alive_timeout=env.get("APP_HTTP_KEEP_ALIVE_TIMEOUT", parse_positive_duration, 65.0),
-        max_connections=env.get("APP_HTTP_MAX_CONNECTIONS", parse_positive_int, 1000),
-        shutdown_grace=env.get("APP_SHUTDOWN_GRACE", parse_positive_duration, 20.0),
+        workers=env.integer("APP_HTTP_WORKERS", parse_positive_int, os.cpu_count() or 1),
+        header_timeout=env.seconds("APP_HTTP_HEADER_TIMEOUT", parse=parse_positive_duration),
+        body_timeout=env.seconds("APP_HTTP_BODY_TIMEOUT", parse=parse_positive_duration),
+        keep_alive_timeout=env.seconds("APP_HTTP_KEEP_ALIVE_TIMEOUT", parse=parse_positive_duration),
+        max_connections=env.integer("APP_HTTP_MAX_CONNECTIONS", parse_positive_int),
+        shutdown_grace=env.seconds("APP_SHUTDOWN_GRACE", parse=parse_positive_duration),
     )
-
-
-def _binding_policy(env: _Env) -> ExpirationPolicy:
-    policy = ExpirationPolicy(
-        default_seconds=env.get("APP_BROKER_BINDING_EXPIRATION_SECONDS", parse_int, 600),
-        min_seconds=env.get("APP_BROKER_BINDING_MIN_EXPIRATION_SECONDS", parse_int, 600),
-        max_seconds=env.get("APP_BROKER_BINDING_MAX_EXPIRATION_SECONDS", parse_int, 7200),
-        max_bindings=env.get("APP_BROKER_BINDING_MAX_BINDINGS_COUNT", parse_int, 10),
-    )
-    if not policy.min_seconds <= policy.default_seconds <= policy.max_seconds:
-        raise ConfigurationError(
-            "APP_BROKER_BINDING_EXPIRATION_SECONDS must lie between "
-            "APP_BROKER_BINDING_MIN_EXPIRATION_SECONDS and APP_BROKER_BINDING_MAX_EXPIRATION_SECONDS"
-        )
-    if policy.min_seconds < 600:
-        raise ConfigurationError(
-            "APP_BROKER_BINDING_MIN_EXPIRATION_SECONDS cannot be below 600 (Gardener's minimum)"
-        )
-    return policy
 
 
 def _job_names(text: str) -> tuple[JobName, ...]:
@@ -267,7 +356,7 @@ def _job_names(text: str) -> tuple[JobName, ...]:
 def _hap_rules(env: _Env, enabled_plans: frozenset[str]) -> HapRules:
     """KEB's ``APP_HAP_RULE_FILE_PATH``: a YAML file with a ``rule`` list (the chart's ``hap.rule``)."""
     key = "APP_HAP_RULE_FILE_PATH"
-    path = env.text(key, "")
+    path = env.text(key)
     entries: list[str] = list(DEFAULT_RULES)
     if path:
         loaded = _load_yaml(key, path, "")
@@ -289,6 +378,7 @@ class Settings:
     status_port: int  # 0: no status port
     data_dir: Path
     database_url: str
+    database_tls: DatabaseTls | None
     broker: BrokerConfig
     recovery_delay: float
     binding_policy: ExpirationPolicy
@@ -304,8 +394,8 @@ class Settings:
     local_failing_subaccount_prefix: str
     kubeconfig_allow_origins: tuple[str, ...]
     auth: AuthSettings
-    serving: ServingSettings
     workers: int
+    serving: ServingSettings
     local_ready_after: float
     local_pool_size: int
     runtime_configuration_name: str
@@ -330,7 +420,9 @@ class Settings:
         env = _Env(environ)
         settings: Settings | None = None
         try:
-            settings = cls._read(env)
+            _refuse_unsupported(env, environ)
+            env.check_all()
+            settings = cls._read(env, environ)
         except ConfigurationError as error:
             env.errors.append(str(error))
         if env.errors or settings is None:
@@ -338,28 +430,33 @@ class Settings:
         return settings
 
     @classmethod
-    def _read(cls, env: _Env) -> Settings:
+    def _read(cls, env: _Env, environ: Mapping[str, str]) -> Settings:
         data_dir = Path(env.text("APP_DATA_DIR", "") or default_data_dir()).expanduser()
 
-        plans_path = env.text("APP_PLANS_CONFIGURATION_FILE_PATH", "")
-        providers_path = env.text("APP_PROVIDERS_CONFIGURATION_FILE_PATH", "")
+        plans_path = env.text("APP_PLANS_CONFIGURATION_FILE_PATH")
+        providers_path = env.text("APP_PROVIDERS_CONFIGURATION_FILE_PATH")
         try:
             plans = parse_plans_configuration(
                 _load_yaml("APP_PLANS_CONFIGURATION_FILE_PATH", plans_path, "plans.yaml") or {}
             )
+        except ConfigurationError as error:
+            where = plans_path or "the built-in plans.yaml"
+            raise ConfigurationError(f"APP_PLANS_CONFIGURATION_FILE_PATH ({where}): {error}") from None
+        try:
             providers = parse_providers_configuration(
                 _load_yaml("APP_PROVIDERS_CONFIGURATION_FILE_PATH", providers_path, "providers.yaml") or {}
             )
         except ConfigurationError as error:
-            raise ConfigurationError(f"plans/providers configuration: {error}") from None
+            where = providers_path or "the built-in providers.yaml"
+            raise ConfigurationError(f"APP_PROVIDERS_CONFIGURATION_FILE_PATH ({where}): {error}") from None
         trial = TrialRegionMapping()
-        trial_path = env.text("APP_TRIAL_REGION_MAPPING_FILE_PATH", "")
+        trial_path = env.text("APP_TRIAL_REGION_MAPPING_FILE_PATH")
         if trial_path:
             mapping = _load_yaml("APP_TRIAL_REGION_MAPPING_FILE_PATH", trial_path, "")
             if not isinstance(mapping, Mapping):
                 raise ConfigurationError("APP_TRIAL_REGION_MAPPING_FILE_PATH: expected a mapping")
             trial = attrs.evolve(trial, platform_to_abstract={str(k): str(v) for k, v in mapping.items()})
-        trial_provider_name = env.text("APP_INFRASTRUCTURE_MANAGER_DEFAULT_TRIAL_PROVIDER", "Azure")
+        trial_provider_name = env.text("APP_INFRASTRUCTURE_MANAGER_DEFAULT_TRIAL_PROVIDER")
         try:
             trial_provider = Provider.from_trial_parameter(trial_provider_name)
         except ValueError:
@@ -373,7 +470,7 @@ class Settings:
                 providers=providers,
                 trial=trial,
                 default_trial_provider=trial_provider,
-                platform_regions=env.get("APP_BROKER_PLATFORM_REGIONS", parse_list, BTP_PLATFORM_REGIONS),
+                platform_regions=env.items("APP_BROKER_PLATFORM_REGIONS", BTP_PLATFORM_REGIONS),
             )
         except ConfigurationError as error:
             raise ConfigurationError(f"APP_BROKER_PLATFORM_REGIONS: {error}") from None
@@ -382,32 +479,36 @@ class Settings:
                 "plans configuration or trial region mapping: platform regions must be written in ASCII "
                 f"lower case (letters, digits, '-'): {', '.join(repr(m[:63]) for m in misspelt[:5])}"
             )
-        default_region = env.text("APP_BROKER_DEFAULT_REQUEST_REGION", "cf-eu10")
+        default_region = env.text("APP_BROKER_DEFAULT_REQUEST_REGION")
         try:
             default_region = policy.served_platform_region(default_region)
         except PlatformRegionNotServedError as error:
             raise ConfigurationError(f"APP_BROKER_DEFAULT_REQUEST_REGION: {error.description}") from None
 
         all_names = tuple(p.name for p in ALL_PLANS)
+        ingress_plans = _plan_names(
+            "APP_INFRASTRUCTURE_MANAGER_INGRESS_FILTERING_PLANS",
+            env.items("APP_INFRASTRUCTURE_MANAGER_INGRESS_FILTERING_PLANS"),
+        )
         catalog = CatalogSettings(
             enabled_plans=_plan_names(
-                "APP_BROKER_ENABLE_PLANS", env.get("APP_BROKER_ENABLE_PLANS", parse_list, all_names)
+                "APP_BROKER_ENABLE_PLANS", env.items("APP_BROKER_ENABLE_PLANS", all_names)
             ),
-            bindings_enabled=env.get("APP_BROKER_BINDING_ENABLED", parse_bool, True),
+            bindings_enabled=env.flag("APP_BROKER_BINDING_ENABLED"),
             bindable_plans=_plan_names(
                 "APP_BROKER_BINDING_BINDABLE_PLANS",
-                env.get("APP_BROKER_BINDING_BINDABLE_PLANS", parse_list, all_names),
+                env.items("APP_BROKER_BINDING_BINDABLE_PLANS", all_names),
             ),
-            plan_upgrades_enabled=env.get("APP_BROKER_ENABLE_PLAN_UPGRADES", parse_bool, False),
+            plan_upgrades_enabled=env.flag("APP_BROKER_ENABLE_PLAN_UPGRADES"),
             schema_options=SchemaOptions(
-                reject_unsupported_parameters=env.get(
-                    "APP_BROKER_REJECT_UNSUPPORTED_PARAMETERS", parse_bool, False
-                ),
-                default_module_channel=env.text("APP_BROKER_DEFAULT_MODULE_CHANNEL", "regular"),
+                reject_unsupported_parameters=env.flag("APP_BROKER_REJECT_UNSUPPORTED_PARAMETERS"),
+                default_module_channel=env.text("APP_BROKER_DEFAULT_MODULE_CHANNEL"),
+                audit_log_access=env.flag("APP_BROKER_AUDIT_LOG_ACCESS"),
+                ingress_filtering_plans=ingress_plans,
             ),
         )
         oidc = OidcConfig()
-        oidc_path = env.text("APP_SKR_OIDC_DEFAULT_VALUES_YAML_FILE_PATH", "")
+        oidc_path = env.text("APP_SKR_OIDC_DEFAULT_VALUES_YAML_FILE_PATH")
         if oidc_path:
             raw_oidc = _load_yaml("APP_SKR_OIDC_DEFAULT_VALUES_YAML_FILE_PATH", oidc_path, "") or {}
             oidc = OidcConfig(
@@ -420,45 +521,44 @@ class Settings:
                 signing_algs=tuple(raw_oidc.get("signingAlgs", oidc.signing_algs)),
             )
         runtime = RuntimeDefaults(
-            kubernetes_version=env.text("APP_INFRASTRUCTURE_MANAGER_KUBERNETES_VERSION", "1.33"),
-            machine_image=env.text("APP_INFRASTRUCTURE_MANAGER_MACHINE_IMAGE", ""),
-            machine_image_version=env.text("APP_INFRASTRUCTURE_MANAGER_MACHINE_IMAGE_VERSION", ""),
-            default_purpose=env.text(
-                "APP_INFRASTRUCTURE_MANAGER_DEFAULT_GARDENER_SHOOT_PURPOSE", "development"
+            kubernetes_version=env.text("APP_INFRASTRUCTURE_MANAGER_KUBERNETES_VERSION"),
+            machine_image=env.text("APP_INFRASTRUCTURE_MANAGER_MACHINE_IMAGE"),
+            machine_image_version=env.text("APP_INFRASTRUCTURE_MANAGER_MACHINE_IMAGE_VERSION"),
+            default_purpose=env.text("APP_INFRASTRUCTURE_MANAGER_DEFAULT_GARDENER_SHOOT_PURPOSE"),
+            multi_zone=env.flag("APP_INFRASTRUCTURE_MANAGER_MULTI_ZONE_CLUSTER"),
+            audit_log_access=env.flag("APP_BROKER_AUDIT_LOG_ACCESS"),
+            ingress_filtering_plans=ingress_plans,
+            control_plane_failure_tolerance=env.text(
+                "APP_INFRASTRUCTURE_MANAGER_CONTROL_PLANE_FAILURE_TOLERANCE"
             ),
-            multi_zone=env.get("APP_INFRASTRUCTURE_MANAGER_MULTI_ZONE_CLUSTER", parse_bool, True),
-            shoot_domain=env.text("APP_GARDENER_SHOOT_DOMAIN", "kyma.example.com"),
+            shoot_domain=env.text("APP_GARDENER_SHOOT_DOMAIN"),
             oidc=oidc,
         )
         timeouts = Timeouts(
-            runtime_create=env.get("APP_STEP_TIMEOUTS_CHECK_RUNTIME_RESOURCE_CREATE", parse_duration, 3600.0),
-            runtime_update=env.get(
-                "APP_STEP_TIMEOUTS_CHECK_RUNTIME_RESOURCE_UPDATE", parse_duration, 10800.0
-            ),
-            runtime_deletion=env.get(
-                "APP_STEP_TIMEOUTS_CHECK_RUNTIME_RESOURCE_DELETION", parse_duration, 3600.0
-            ),
-            operation=env.get("APP_BROKER_OPERATION_TIMEOUT", parse_duration, 86400.0),
+            runtime_create=env.seconds("APP_STEP_TIMEOUTS_CHECK_RUNTIME_RESOURCE_CREATE"),
+            runtime_update=env.seconds("APP_STEP_TIMEOUTS_CHECK_RUNTIME_RESOURCE_UPDATE"),
+            runtime_deletion=env.seconds("APP_STEP_TIMEOUTS_CHECK_RUNTIME_RESOURCE_DELETION"),
+            operation=env.seconds("APP_BROKER_OPERATION_TIMEOUT"),
         )
-        kcp_kubeconfig = env.text("APP_KCP_KUBECONFIG", "")
-        gardener_kubeconfig = env.text("APP_GARDENER_KUBECONFIG", "")
+        kcp_kubeconfig = env.text("APP_KCP_KUBECONFIG")
+        gardener_kubeconfig = env.text("APP_GARDENER_KUBECONFIG_PATH")
         if kcp_kubeconfig:
             cluster_mode = "kubeconfig"
-        elif env.text("KUBERNETES_SERVICE_HOST", ""):
+        elif environ.get("KUBERNETES_SERVICE_HOST"):
             cluster_mode = "in-cluster"
         else:
             cluster_mode = "local"
         if cluster_mode != "local" and not gardener_kubeconfig:
             raise ConfigurationError(
-                "APP_GARDENER_KUBECONFIG: required with a real KCP (APP_KCP_KUBECONFIG or in-cluster), "
+                "APP_GARDENER_KUBECONFIG_PATH: required with a real KCP (APP_KCP_KUBECONFIG or in-cluster), "
                 "for the shoots/adminkubeconfig bindings"
             )
         # Against the local landscape runtimes are Ready in seconds; a real KCP is polled every 10s (KEB).
         local = cluster_mode == "local"
-        poll = env.get("APP_OPERATION_POLL_INTERVAL", parse_duration, 1.0 if local else 10.0)
+        poll = env.seconds("APP_OPERATION_POLL_INTERVAL", 1.0 if local else 10.0)
         pacing = Pacing(poll_interval=poll, retry_base=min(1.0, poll), retry_max=max(60.0, poll))
-        port = env.get("APP_BROKER_PORT", _port, 8080)
-        host = env.text("APP_BROKER_HOST", "127.0.0.1")
+        port = env.integer("APP_BROKER_PORT", parse_port)
+        host = env.text("APP_BROKER_HOST")
         broker = BrokerConfig(
             policy=policy,
             catalog=catalog,
@@ -466,53 +566,47 @@ class Settings:
             timeouts=timeouts,
             pacing=pacing,
             default_platform_region=default_region,
-            only_single_trial_per_global_account=env.get(
-                "APP_BROKER_ONLY_SINGLE_TRIAL_PER_GA", parse_bool, True
-            ),
-            update_processing_enabled=env.get("APP_UPDATE_PROCESSING_ENABLED", parse_bool, True),
-            dashboard_landscape_url=env.text(
-                "APP_KYMA_DASHBOARD_CONFIG_LANDSCAPE_URL", "https://dashboard.kyma.cloud.sap"
-            ),
+            only_single_trial_per_global_account=env.flag("APP_BROKER_ONLY_SINGLE_TRIAL_PER_GA"),
+            update_processing_enabled=env.flag("APP_UPDATE_PROCESSING_ENABLED"),
+            dashboard_landscape_url=env.text("APP_KYMA_DASHBOARD_CONFIG_LANDSCAPE_URL"),
             broker_url=env.text("APP_BROKER_URL", f"http://{host}:{port}"),
+            free_expiration_days=env.seconds("APP_BROKER_FREE_EXPIRATION_PERIOD") / 86400,
         )
         return cls(
             host=host,
             port=port,
-            status_port=env.get("APP_BROKER_STATUS_PORT", _port, 8071),
+            status_port=env.integer("APP_BROKER_STATUS_PORT", parse_port),
             data_dir=data_dir,
             database_url=_database_url(env, data_dir),
+            database_tls=_database_tls(env),
             broker=broker,
-            recovery_delay=env.get("APP_OPERATION_RECOVERY_DELAY", parse_duration, 120.0),
+            recovery_delay=env.seconds("APP_OPERATION_RECOVERY_DELAY"),
             binding_policy=_binding_policy(env),
-            binding_timeout=env.get("APP_BROKER_BINDING_CREATE_BINDING_TIMEOUT", parse_duration, 15.0),
-            binding_cleanup_interval=env.get("APP_BROKER_BINDING_CLEANUP_INTERVAL", parse_duration, 3600.0),
-            database_secret_key=Secret(key) if (key := env.text("APP_DATABASE_SECRET_KEY", "")) else None,
-            gardener_project=env.text("APP_GARDENER_PROJECT", "kyma-dev"),
+            binding_timeout=env.seconds("APP_BROKER_BINDING_CREATE_BINDING_TIMEOUT"),
+            binding_cleanup_interval=env.seconds("APP_BROKER_BINDING_CLEANUP_INTERVAL"),
+            database_secret_key=Secret(key) if (key := env.text("APP_DATABASE_SECRET_KEY")) else None,
+            gardener_project=env.text("APP_GARDENER_PROJECT"),
             cluster_mode=cluster_mode,
             kcp_kubeconfig=Path(kcp_kubeconfig) if kcp_kubeconfig else None,
             gardener_kubeconfig=Path(gardener_kubeconfig) if gardener_kubeconfig else None,
-            kubernetes_timeout=env.get("APP_KUBERNETES_REQUEST_TIMEOUT", parse_duration, 30.0),
-            local_landscape_port=env.get("APP_LOCAL_LANDSCAPE_PORT", parse_int, 0) or None,
-            local_failing_subaccount_prefix=env.text(
-                "APP_LOCAL_LANDSCAPE_FAILING_SUBACCOUNT_PREFIX", "fail-"
-            ),
-            kubeconfig_allow_origins=env.get("APP_KUBECONFIG_ALLOW_ORIGINS", parse_list, ("*",)),
+            kubernetes_timeout=env.seconds("APP_KUBERNETES_REQUEST_TIMEOUT"),
+            local_landscape_port=env.integer("APP_LOCAL_LANDSCAPE_PORT") or None,
+            local_failing_subaccount_prefix=env.text("APP_LOCAL_LANDSCAPE_FAILING_SUBACCOUNT_PREFIX"),
+            kubeconfig_allow_origins=env.items("APP_KUBECONFIG_ALLOW_ORIGINS"),
             auth=_auth(env, broker.broker_url),
+            workers=env.integer("APP_OPERATION_WORKERS"),
             serving=_serving(env),
-            workers=env.get("APP_OPERATION_WORKERS", parse_int, 20),
-            local_ready_after=env.get("APP_LOCAL_LANDSCAPE_READY_AFTER", parse_duration, 3.0),
-            local_pool_size=env.get("APP_LOCAL_LANDSCAPE_POOL_SIZE", parse_int, 20),
-            runtime_configuration_name=env.text(
-                "APP_RUNTIME_CONFIGURATION_CONFIG_MAP_NAME", "keb-runtime-config"
-            ),
-            log_level=env.get("APP_LOG_LEVEL", _one_of(LOG_LEVELS), "info").upper(),
-            log_format=env.get("APP_LOG_FORMAT", _one_of(LOG_FORMATS), "text"),
+            local_ready_after=env.seconds("APP_LOCAL_LANDSCAPE_READY_AFTER"),
+            local_pool_size=env.integer("APP_LOCAL_LANDSCAPE_POOL_SIZE"),
+            runtime_configuration_name=env.text("APP_RUNTIME_CONFIGURATION_CONFIG_MAP_NAME"),
+            log_level=env.text("APP_LOG_LEVEL").upper(),
+            log_format=env.text("APP_LOG_FORMAT"),
             hap_rules=_hap_rules(env, catalog.enabled_plans),
             job_periods=JobPeriods(
-                trial_expiration=env.get("APP_TRIAL_CLEANUP_EXPIRATION_PERIOD", parse_duration, 336 * 3600.0),
-                free_expiration=env.get("APP_FREE_EXPIRATION_PERIOD", parse_duration, 720 * 3600.0),
-                free_cleanup=env.get("APP_FREE_CLEANUP_EXPIRATION_PERIOD", parse_duration, 2160 * 3600.0),
+                trial_expiration=env.seconds("APP_TRIAL_CLEANUP_EXPIRATION_PERIOD"),
+                free_expiration=env.seconds("APP_FREE_EXPIRATION_PERIOD"),
+                free_cleanup=env.seconds("APP_FREE_CLEANUP_EXPIRATION_PERIOD"),
             ),
-            jobs_interval=env.get("APP_JOBS_INTERVAL", parse_duration, 0.0),
-            scheduled_jobs=env.get("APP_JOBS", _job_names, tuple(JobName)),
+            jobs_interval=env.seconds("APP_JOBS_INTERVAL"),
+            scheduled_jobs=env.get("APP_JOBS", _job_names, ("list",), None),
         )

@@ -70,7 +70,7 @@ async def seed(data_dir: Path) -> None:
             await settle(services)
             if instance_id == "aws-1":
                 kcp.fail_next("delete_kyma", ClusterError("simulated: kyma deletion refused"))
-                await services.instances.deprovision(DeprovisionCommand("aws-1"))
+                await services.instances.deprovision(DeprovisionCommand("aws-1", SERVICE, AWS))
                 await settle(services)
         finally:
             await services.stop()

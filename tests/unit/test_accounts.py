@@ -12,7 +12,7 @@ from keb_domain.model.operation import OperationState
 from keb_domain.model.plans import PLANS_BY_NAME
 from keb_domain.usecases.accounts import EMPTY_POOL, HyperscalerAccounts
 from keb_domain.usecases.instances import DeprovisionCommand
-from tests.support import TRIAL
+from tests.support import AWS, SERVICE, TRIAL
 from tests.unit.harness import Core, make_core, provision_command
 
 
@@ -81,10 +81,10 @@ async def test_deprovisioning_the_last_runtime_releases_the_binding_as_dirty() -
     await provision(core, "i-1", "ga-1")
     await provision(core, "i-2", "ga-1")
     binding = runtime_binding(core, "i-1")
-    await core.instances.deprovision(DeprovisionCommand("i-1"))
+    await core.instances.deprovision(DeprovisionCommand("i-1", SERVICE, AWS))
     await core.settle()
     assert "dirty" not in core.pools.labels(binding)
-    await core.instances.deprovision(DeprovisionCommand("i-2"))
+    await core.instances.deprovision(DeprovisionCommand("i-2", SERVICE, AWS))
     await core.settle()
     assert core.pools.labels(binding) == {"hyperscalerType": "aws", "tenantName": "ga-1", "dirty": "true"}
 
@@ -95,7 +95,7 @@ async def test_shared_bindings_are_never_released() -> None:
     await provision(core, "i-1", "ga-1", plan_id=TRIAL)
     binding = runtime_binding(core, "i-1")
     before = core.pools.labels(binding)
-    await core.instances.deprovision(DeprovisionCommand("i-1"))
+    await core.instances.deprovision(DeprovisionCommand("i-1", SERVICE, TRIAL))
     await core.settle()
     assert core.pools.labels(binding) == before
 

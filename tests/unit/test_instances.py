@@ -17,7 +17,7 @@ from keb_domain.errors import (
 )
 from keb_domain.model.operation import OperationState
 from keb_domain.usecases.instances import DeprovisionCommand, UpdateCommand
-from tests.support import AWS, TRIAL, context
+from tests.support import AWS, SERVICE, TRIAL, context
 from tests.unit.harness import default_config, make_core, provision_command, update_command
 
 NEVER = 10**9
@@ -123,7 +123,7 @@ async def test_an_update_of_a_deprovisioned_instance_is_refused() -> None:
     core = make_core(deletion_delay=NEVER)
     await core.instances.provision(provision_command())
     await core.settle()
-    await core.instances.deprovision(DeprovisionCommand("inst-1"))
+    await core.instances.deprovision(DeprovisionCommand("inst-1", SERVICE, AWS))
     with pytest.raises(UnprocessableError, match="deprovisioned"):
         await core.instances.update(update_command(parameters={"administrators": ["a@example.com"]}))
 
@@ -151,7 +151,7 @@ async def test_a_plan_change_is_refused_unless_upgrades_are_enabled() -> None:
 async def test_deprovisioning_an_unknown_instance_is_gone() -> None:
     """decisions.md §3: DELETE of an unknown instance is 410."""
     with pytest.raises(InstanceGoneError):
-        await make_core().instances.deprovision(DeprovisionCommand("nope"))
+        await make_core().instances.deprovision(DeprovisionCommand("nope", SERVICE, AWS))
 
 
 async def test_last_operation_ignores_an_operation_of_another_instance() -> None:
@@ -171,7 +171,7 @@ async def test_last_operation_of_a_pending_deprovisioning_reports_the_provisioni
     core = make_core()
     await core.instances.provision(provision_command())
     await core.settle()
-    deprovisioning = await core.instances.deprovision(DeprovisionCommand("inst-1"))
+    deprovisioning = await core.instances.deprovision(DeprovisionCommand("inst-1", SERVICE, AWS))
     assert (await core.instances.last_operation("inst-1", None)).description == "Processing finished"
     assert (await core.instances.last_operation("inst-1", deprovisioning)).state == "in progress"
 

@@ -11,7 +11,7 @@ from keb_domain.model.inventory import InfoRuntime
 from keb_domain.model.operation import OperationState
 from keb_domain.usecases.instances import DeprovisionCommand
 from keb_domain.usecases.jobs import JobName, JobPeriods, is_due
-from tests.support import FREE, TRIAL, settings_for_tests
+from tests.support import FREE, SERVICE, TRIAL, settings_for_tests
 from tests.unit.harness import make_core, provision_command
 
 PERIODS = JobPeriods()
@@ -27,7 +27,7 @@ async def runtime_of(plan_id: str, *, fail_deletion: bool = False) -> tuple[Info
         from keb_domain.errors import ClusterError
 
         core.kcp.fail_next("delete_kyma", ClusterError("refused"))
-        op_id = await core.instances.deprovision(DeprovisionCommand("i-1"))
+        op_id = await core.instances.deprovision(DeprovisionCommand("i-1", SERVICE, plan_id))
         await core.settle()
         deprovisioning = core.operation(op_id)
         assert deprovisioning.state is OperationState.FAILED

@@ -33,7 +33,7 @@ from keb_domain.usecases.instances import (
     DeprovisionCommand,
     ProvisionCommand,
 )
-from tests.support import AWS, TRIAL
+from tests.support import AWS, SERVICE, TRIAL
 from tests.unit.harness import Core, make_core, provision_command, update_command
 
 T = TypeVar("T")
@@ -265,9 +265,11 @@ class InstanceLifecycle(RuleBasedStateMachine):
         known = self.live.get(instance_id)
         if known is None:
             with pytest.raises(InstanceGoneError):
-                self.run(self.core.instances.deprovision(DeprovisionCommand(instance_id)))
+                self.run(self.core.instances.deprovision(DeprovisionCommand(instance_id, SERVICE, AWS)))
             return
-        operation_id = self.run(self.core.instances.deprovision(DeprovisionCommand(instance_id)))
+        operation_id = self.run(
+            self.core.instances.deprovision(DeprovisionCommand(instance_id, SERVICE, AWS))
+        )
         if known.deprovision_id is not None:
             assert operation_id == known.deprovision_id
         known.deprovision_id = operation_id

@@ -11,7 +11,7 @@ from keb_domain.model.operation import OperationState
 from keb_domain.model.resources import resource_name
 from keb_domain.usecases.instances import DEPROVISIONED_DESCRIPTION, DeprovisionCommand
 from keb_domain.usecases.processing import CANCELLED, SLOW_PROVISIONING, TIME_LIMIT
-from tests.support import TRIAL, context
+from tests.support import AWS, SERVICE, TRIAL, context
 from tests.unit.harness import Core, make_core, provision_command, update_command
 
 NEVER = 10**9  # seconds: a Runtime that never turns Ready on its own
@@ -117,7 +117,7 @@ async def test_an_operation_fails_once_it_reaches_the_time_limit() -> None:
     """APP_BROKER_OPERATION_TIMEOUT (24h) bounds a whole operation, whatever step it is in."""
     core = make_core(deletion_delay=NEVER)
     await provisioned(core)
-    operation_id = await core.instances.deprovision(DeprovisionCommand("inst-1"))
+    operation_id = await core.instances.deprovision(DeprovisionCommand("inst-1", SERVICE, AWS))
     await core.processor.process(operation_id)
     assert core.operation(operation_id).state is OperationState.IN_PROGRESS
     core.clock.advance(24 * 3600 + 1)
@@ -219,7 +219,7 @@ async def test_a_deprovisioning_cancels_an_in_progress_provisioning_and_removes_
     provisioning = (await core.instances.provision(provision_command())).operation_id
     await core.processor.process(provisioning)
     name = runtime_name(core)
-    deprovisioning = await core.instances.deprovision(DeprovisionCommand("inst-1"))
+    deprovisioning = await core.instances.deprovision(DeprovisionCommand("inst-1", SERVICE, AWS))
 
     await core.processor.process(deprovisioning)
     assert core.operation(provisioning).state is OperationState.FAILED
@@ -241,7 +241,7 @@ async def test_deprovisioning_waits_for_the_runtime_to_be_gone() -> None:
     core = make_core(deletion_delay=30)
     await provisioned(core)
     name = runtime_name(core)
-    operation_id = await core.instances.deprovision(DeprovisionCommand("inst-1"))
+    operation_id = await core.instances.deprovision(DeprovisionCommand("inst-1", SERVICE, AWS))
     await core.processor.process(operation_id)
     assert "deletionTimestamp" in core.kcp.runtimes[name]["metadata"]
     assert core.kcp.kymas == {}
@@ -257,10 +257,10 @@ async def test_a_repeated_deprovisioning_answers_with_the_same_operation() -> No
     """While a deprovisioning is pending or done, another DELETE returns the same operation id."""
     core = make_core(deletion_delay=30)
     await provisioned(core)
-    first = await core.instances.deprovision(DeprovisionCommand("inst-1"))
-    assert await core.instances.deprovision(DeprovisionCommand("inst-1")) == first
+    first = await core.instances.deprovision(DeprovisionCommand("inst-1", SERVICE, AWS))
+    assert await core.instances.deprovision(DeprovisionCommand("inst-1", SERVICE, AWS)) == first
     await core.processor.process(first)
-    assert await core.instances.deprovision(DeprovisionCommand("inst-1")) == first
+    assert await core.instances.deprovision(DeprovisionCommand("inst-1", SERVICE, AWS)) == first
 
 
 # --- suspension ---------------------------------------------------------------------------------------
@@ -298,7 +298,7 @@ async def test_a_suspended_trial_deprovisions_without_a_runtime() -> None:
     await provisioned(core, plan_id=TRIAL)
     await core.instances.update(update_command(ctx=context(active=False)))
     await core.settle()
-    await core.instances.deprovision(DeprovisionCommand("inst-1"))
+    await core.instances.deprovision(DeprovisionCommand("inst-1", SERVICE, AWS))
     await core.settle()
     assert core.storage.instances == {}
     assert core.storage.archive["inst-1"].plan_name == "trial"

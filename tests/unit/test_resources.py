@@ -365,3 +365,24 @@ async def test_the_processor_writes_the_runtime_and_kyma_built_for_the_instance(
     expected_kyma = build_kyma(instance, instance.runtime_id, core.config.runtime)
     assert core.kcp.kymas[name]["spec"] == expected_kyma["spec"]
     assert core.kcp.kymas[name]["metadata"]["labels"] == expected_kyma["metadata"]["labels"]
+
+
+@pytest.mark.parametrize("tolerance", ["node", "zone"])
+def test_the_configured_failure_tolerance_makes_standard_control_planes_highly_available(
+    tolerance: str,
+) -> None:
+    """APP_INFRASTRUCTURE_MANAGER_CONTROL_PLANE_FAILURE_TOLERANCE reaches spec.shoot.controlPlane (KEB)."""
+    defaults = attrs.evolve(DEFAULTS, control_plane_failure_tolerance=tolerance)
+    body = build_runtime(an_instance(), PLANS_BY_NAME["aws"], RUNTIME_ID, POLICY, defaults)
+    assert body["spec"]["shoot"]["controlPlane"] == {
+        "highAvailability": {"failureTolerance": {"type": tolerance}}
+    }
+
+
+def test_no_failure_tolerance_and_non_standard_plans_leave_the_control_plane_out() -> None:
+    """Without the setting, and for trial, free and azure_lite even with it, there is no controlPlane."""
+    assert "controlPlane" not in runtime()["spec"]["shoot"]
+    defaults = attrs.evolve(DEFAULTS, control_plane_failure_tolerance="zone")
+    trial = an_instance("trial", parameters={"name": "t"})
+    body = build_runtime(trial, PLANS_BY_NAME["trial"], RUNTIME_ID, POLICY, defaults)
+    assert "controlPlane" not in body["spec"]["shoot"]

@@ -7,6 +7,7 @@ import pytest
 from keb_domain.model.resources import DEFAULT_KYMA_TEMPLATE
 from keb_domain.model.runtime_config import RuntimeConfigurationError, config_map_entry, kyma_template
 from keb_domain.usecases.instances import DeprovisionCommand
+from tests.support import AWS, SERVICE
 from tests.unit.harness import make_core, provision_command
 
 
@@ -93,5 +94,5 @@ async def test_a_malformed_config_map_fails_the_provisioning_with_its_reason() -
     assert operation.state.value == "failed"
     assert "runtime configuration key 'default'" in operation.description
     assert not core.kcp.kymas
-    await core.instances.deprovision(DeprovisionCommand("i-1"))
+    await core.instances.deprovision(DeprovisionCommand("i-1", SERVICE, AWS))
     await core.settle()

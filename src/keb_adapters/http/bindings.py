@@ -175,7 +175,7 @@ class BindingController(Controller):
         creation: Creation,
     ) -> Empty:
         started = time.perf_counter()
-        await binding_cases.unbind(instance_id, binding_id)
+        await binding_cases.unbind(instance_id, binding_id, service_id=service_id, plan_id=plan_id)
         if creation.metrics is not None:
             creation.metrics.unbound((time.perf_counter() - started) * 1000)
         return Empty()

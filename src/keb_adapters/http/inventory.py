@@ -30,6 +30,7 @@ from keb_domain.model.inventory import (
     RuntimeState,
     derive_state,
     kind,
+    plan_actions,
 )
 from keb_domain.model.operation import Operation, OperationState
 from keb_domain.model.plans import KYMA_SERVICE_ID, KYMA_SERVICE_NAME
@@ -78,6 +79,15 @@ class RuntimeStatus(Wire):
     unsuspension: OperationsData | None = None
 
 
+class ActionDTO(Wire):
+    id: str = msgspec.field(name="ID")
+    type: str = ""
+    message: str = ""
+    old_value: str = msgspec.field(default="", name="oldValue")
+    new_value: str = msgspec.field(default="", name="newValue")
+    created_at: datetime | None = msgspec.field(default=None, name="createdAt")
+
+
 class RuntimeDTO(Wire):
     instance_id: str = msgspec.field(name="instanceID")
     runtime_id: str = msgspec.field(name="runtimeID")
@@ -98,6 +108,15 @@ class RuntimeDTO(Wire):
     bindings: list[BindingDTO] | None = None
     license_type: str | None = msgspec.field(default=None, name="licenseType")
     commercial_model: str | None = msgspec.field(default=None, name="commercialModel")
+    # ``runtime_config=true``: the Runtime resource as KCP holds it (without managedFields).
+    runtime_config: dict[str, Any] | None = msgspec.field(default=None, name="runtimeConfig")
+    # KEB copies these two from the subaccount state its CIS synchronisation keeps; keb has no such
+    # synchronisation, so they are never sent (KEB omits them when empty too).
+    beta_enabled: str | None = msgspec.field(default=None, name="betaEnabled")
+    used_for_production: str | None = msgspec.field(default=None, name="usedForProduction")
+    # The Gardener credentials binding the Runtime resource names (``secretBindingName``).
+    subscription_secret_name: str | None = msgspec.field(default=None, name="subscriptionSecretName")
+    actions: list[ActionDTO] | None = None
 
 
 class RuntimesPageDTO(Wire):
@@ -183,6 +202,21 @@ def _binding(binding: Binding) -> BindingDTO:
     )
 
 
+def _actions(record: RuntimeRecord) -> list[ActionDTO] | None:
+    found = [
+        ActionDTO(
+            id=a.id,
+            type=a.type,
+            message=a.message,
+            old_value=a.old_value,
+            new_value=a.new_value,
+            created_at=a.created_at,
+        )
+        for a in plan_actions(record.operations)
+    ]
+    return found or None  # KEB omits an empty list
+
+
 def _live(instance: Instance, record: RuntimeRecord, last_only: bool, bindings: bool) -> RuntimeDTO:
     # Operations that have not started yet are not part of the runtime's story (KEB skips them too).
     ops = tuple(op for op in record.operations if op.state is not OperationState.PENDING)
@@ -218,6 +252,7 @@ def _live(instance: Instance, record: RuntimeRecord, last_only: bool, bindings: 
         bindings=[_binding(b) for b in record.bindings] if bindings else None,
         license_type=instance.context.get("license_type"),
         commercial_model=instance.context.get("commercial_model"),
+        subscription_secret_name=instance.credentials_binding or None,  # claimed from the HAP pool
     )
 
 
@@ -328,6 +363,12 @@ class InventoryController(Controller):
             str, QueryParameter(description="`all` (default) or `last` operation per kind.")
         ] = "all",
         bindings: FromQuery[bool] = False,
+        runtime_config: Annotated[
+            bool, QueryParameter(description="Embed each runtime's Runtime resource as `runtimeConfig`.")
+        ] = False,
+        actions: Annotated[
+            bool, QueryParameter(description="Embed each runtime's `actions` (plan changes).")
+        ] = False,
     ) -> RuntimesPageDTO:
         for single in ("page", "page_size"):
             if len(request.query_params.getall(single, [])) > 1:
@@ -347,7 +388,14 @@ class InventoryController(Controller):
             with_bindings=with_bindings,
         )
         result = await inventory.runtimes(query, page=page, page_size=page_size, bindings=bindings)
-        data = [_runtime(record, op_detail == "last", bindings) for record in result.records]
+        data = []
+        for record in result.records:
+            item = _runtime(record, op_detail == "last", bindings)
+            if actions:
+                item.actions = _actions(record)
+            if runtime_config:
+                item.runtime_config = await inventory.runtime_resource(item.runtime_id)
+            data.append(item)
         return RuntimesPageDTO(data=data, count=len(data), total_count=result.total)
 
     @get(
@@ -365,20 +413,20 @@ class InventoryController(Controller):
     @get(
         "/events",
         summary="Operation events",
-        description="Events of the given instances, runtimes and operations (comma-separated lists); all "
-        "events without any.",
+        description="Events of the given instances, runtimes and operations; each key may be repeated and "
+        "each value may be a comma-separated list (all values count: OR). All events without any.",
         responses=PROTECTED_ERRORS,
     )
     async def events(
         self,
         *,
         inventory: Inventory,
-        instance_ids: FromQuery[str] = "",
-        runtime_ids: FromQuery[str] = "",
-        operation_ids: FromQuery[str] = "",
+        instance_ids: Names = None,
+        runtime_ids: Names = None,
+        operation_ids: Names = None,
     ) -> list[EventDTO]:
-        def split(text: str) -> list[str]:
-            return [part.strip() for part in text.split(",") if part.strip()]
+        def split(values: list[str] | None) -> list[str]:
+            return [part.strip() for text in values or () for part in text.split(",") if part.strip()]
 
         found = await inventory.events(
             instance_ids=split(instance_ids),

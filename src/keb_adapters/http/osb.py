@@ -191,6 +191,8 @@ class InstanceController(Controller):
                 context=data.context,
                 parameters=data.parameters,
                 user_agent=request.headers.get("user-agent", ""),
+                organization_guid=data.organization_guid,
+                space_guid=data.space_guid,
             )
         )
         if result.completed:
@@ -290,7 +292,12 @@ class InstanceController(Controller):
         accepts_incomplete: FromQuery[bool] = False,
     ) -> DeprovisionResponse:
         operation = await instances.deprovision(
-            DeprovisionCommand(instance_id=instance_id, user_agent=request.headers.get("user-agent", ""))
+            DeprovisionCommand(
+                instance_id=instance_id,
+                service_id=service_id,
+                plan_id=plan_id,
+                user_agent=request.headers.get("user-agent", ""),
+            )
         )
         return DeprovisionResponse(operation=operation)
 

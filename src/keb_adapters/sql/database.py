@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Any
 
+import attrs
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -17,6 +19,27 @@ from keb_adapters.files import private_file
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+@attrs.frozen
+class DatabaseTls:
+    """TLS to PostgreSQL with libpq's ``sslmode`` meanings and an optional CA file (``sslrootcert``)."""
+
+    mode: str  # allow, prefer, require, verify-ca, verify-full
+    root_cert: Path | None = None
+
+    def connect_args(self) -> dict[str, Any]:
+        """asyncpg's ``ssl`` argument: the mode itself, or a context checking against the CA file.
+
+        As libpq: ``verify-full`` checks the chain and the host name, ``verify-ca`` only the chain, and
+        ``require`` checks the chain when a CA file is given.
+        """
+        if self.root_cert is None or self.mode in ("allow", "prefer"):
+            return {"ssl": self.mode}
+        context = ssl.create_default_context(cafile=str(self.root_cert))
+        context.check_hostname = self.mode == "verify-full"
+        context.verify_mode = ssl.CERT_REQUIRED
+        return {"ssl": context}
+
+
 def _sqlite_file(url: str) -> Path | None:
     """The database file of a SQLite URL; None for an in-memory or URI-style database."""
     database = sa.engine.make_url(url).database
@@ -25,12 +48,20 @@ def _sqlite_file(url: str) -> Path | None:
     return Path(database)
 
 
-def create_engine(url: str, *, echo: bool = False, connect_args: dict[str, Any] | None = None) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    connect_args: dict[str, Any] | None = None,
+    tls: DatabaseTls | None = None,
+) -> AsyncEngine:
     """An async engine; SQLite gets WAL and a busy timeout so a writer waits instead of failing.
 
     A SQLite file is created owner-only (0600) before SQLite opens it; SQLite gives its ``-wal`` and
     ``-shm`` files the database file's mode, so they are owner-only too.
     """
+    if tls is not None and not url.startswith("sqlite"):
+        connect_args = {**tls.connect_args(), **(connect_args or {})}
     if url.startswith("sqlite"):
         if (path := _sqlite_file(url)) is not None:
             private_file(path)
@@ -60,8 +91,9 @@ def _alembic_config(connection: sa.Connection) -> Config:
 MIGRATION_LOCK = 0x6B6562
 
 
-async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest revision (idempotent; safe on every start).
+async def migrate(engine: AsyncEngine) -> tuple[str | None, str | None]:
+    """Bring the schema to the newest revision (idempotent; safe on every start); returns the revisions
+    before and after.
 
     On PostgreSQL, replicas that start together take turns: a transaction-scoped advisory lock makes the
     second wait until the first committed, and it then finds the schema up to date.
@@ -69,7 +101,9 @@ async def migrate(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             await connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        before = await current_revision(connection)
         await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), "head"))
+        return before, await current_revision(connection)
 
 
 async def current_revision(connection: AsyncConnection) -> str | None:

@@ -72,9 +72,7 @@ class _Session:
             if not _dropped(error):
                 raise
         await self.close()
-        with unavailable_as_domain_error(
-            connecting=True
-        ):  # the database itself may be gone, not just the connection
+        with unavailable_as_domain_error(connecting=True):  # the server may be gone, not just the connection
             await self.open()
         return await self.connection.execute(statement)
 

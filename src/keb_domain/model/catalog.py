@@ -34,9 +34,36 @@ class CatalogSettings:
 
 
 def require_service(service_id: str) -> None:
-    """The broker offers one service; any other ``service_id`` is a 400 naming it."""
+    """The broker offers one service; any other ``service_id`` is a 400 naming it.
+
+    OSB marks ``service_id`` REQUIRED: an empty one counts as missing (decisions.md §3).
+    """
+    if not service_id:
+        raise InvalidRequestError("service_id: is required and must not be empty")
     if service_id != KYMA_SERVICE_ID:
         raise InvalidRequestError(f"service_id: {service_id!r} is not in the catalog")
+
+
+def require_plan(plan_id: str | None) -> Plan:
+    """A ``plan_id`` the platform must send: non-empty and one of the broker's plans, else a 400."""
+    if not plan_id:
+        raise InvalidRequestError("plan_id: is required and must not be empty")
+    plan = PLANS_BY_ID.get(plan_id)
+    if plan is None:
+        raise InvalidRequestError(f"plan_id: {plan_id!r} is not in the catalog")
+    return plan
+
+
+def require_instance_plan(plan_id: str, instance_plan_id: str) -> None:
+    """Bind and unbind name the instance's own plan (OSB); another plan is a 400."""
+    if plan_id != instance_plan_id:
+        raise InvalidRequestError(f"plan_id: {plan_id!r} is not the plan of this instance")
+
+
+def check_guid(name: str, value: str | None) -> None:
+    """``organization_guid`` / ``space_guid``: optional, but OSB says non-empty when present."""
+    if value is not None and not value.strip():
+        raise InvalidRequestError(f"{name}: must not be empty when present")
 
 
 def offered_plan(

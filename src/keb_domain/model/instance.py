@@ -10,6 +10,15 @@ import attrs
 
 from keb_domain.model.plans import Provider
 
+# KEB's ``IsExternalLicenseType``: these licences belong to accounts outside SAP.
+EXTERNAL_LICENCE_TYPES = ("CUSTOMER", "PARTNER", "TRIAL")
+
+
+def is_external_licence(context: Mapping[str, Any]) -> bool:
+    """Whether the platform context names an external licence (no egress filter, no internal machines)."""
+    return str(context.get("license_type", "")).upper() in EXTERNAL_LICENCE_TYPES
+
+
 # ERS context fields that carry credentials; they are never stored (keb-reference §1.4).
 SECRET_CONTEXT_FIELDS = ("sm_operator_credentials",)
 

@@ -17,6 +17,7 @@ import attrs
 from keb_domain.model.binding import Binding
 from keb_domain.model.instance import ArchivedInstance, Instance
 from keb_domain.model.operation import Operation, OperationState, OperationType
+from keb_domain.model.plans import PLANS_BY_ID
 
 MAX_PAGE_SIZE = 100  # APP_MAX_PAGINATION_PAGE
 # The row offset, (page - 1) * page_size, must fit the 64-bit integers SQLite and PostgreSQL count with.
@@ -172,3 +173,46 @@ def shown_by_default(last: Operation | None) -> bool:
     """Without a ``state`` filter, a finished deprovisioning (a suspended trial) hides the instance."""
     finished_deprovisioning = last is not None and last.type is OperationType.DEPROVISION
     return not (finished_deprovisioning and last is not None and last.state is OperationState.SUCCEEDED)
+
+
+@attrs.frozen
+class Action:
+    """An entry of a runtime's ``actions`` (KEB's ``runtime.Action``): a change of plan, for now.
+
+    KEB writes a ``plan_update`` action when it accepts an update that changes the plan; keb reads the same
+    facts from its update operations, which record the plan they move to. (``subaccount_movement`` actions
+    cannot occur: keb refuses ``APP_BROKER_SUBACCOUNT_MOVEMENT_ENABLED``.)
+    """
+
+    id: str
+    type: str
+    message: str
+    old_value: str
+    new_value: str
+    created_at: datetime
+
+
+def plan_actions(operations: Sequence[Operation]) -> tuple[Action, ...]:
+    """The ``plan_update`` actions of a runtime, oldest first, from its operations' plans."""
+    ordered = sorted(operations, key=lambda op: (op.created_at, op.id))
+    actions: list[Action] = []
+    plan_id = ""
+    for op in ordered:
+        if op.type is OperationType.UPDATE and plan_id and op.plan_id and op.plan_id != plan_id:
+            old, new = PLANS_BY_ID.get(plan_id), PLANS_BY_ID.get(op.plan_id)
+            actions.append(
+                Action(
+                    id=op.id,
+                    type="plan_update",
+                    message=(
+                        f"Plan updated from {old.name if old else ''} (PlanID: {plan_id}) "
+                        f"to {new.name if new else ''} (PlanID: {op.plan_id})."
+                    ),
+                    old_value=plan_id,
+                    new_value=op.plan_id,
+                    created_at=op.created_at,
+                )
+            )
+        if op.plan_id:
+            plan_id = op.plan_id
+    return tuple(actions)

@@ -21,7 +21,7 @@ import jsonschema.exceptions
 import jsonschema.validators
 
 from keb_domain.errors import InvalidParametersError
-from keb_domain.model.configuration import TRIAL_REGIONS
+from keb_domain.model.configuration import TRIAL_REGIONS, PlanConfig
 from keb_domain.model.plans import Plan, PlanKind, Provider
 from keb_domain.model.regions import RegionPolicy
 from keb_domain.model.schemas import (
@@ -289,3 +289,55 @@ def check_semantics(
             machine_available=lambda m: provider_config.machine_available_in(m, cluster_region),
             previous=(previous or {}).get("additionalWorkerNodePools") or (),
         )
+
+
+def check_internal_only_machines(config: PlanConfig | None, parameters: Mapping[str, Any]) -> None:
+    """The plan's ``internalOnlyMachines`` are refused to external accounts, with KEB's messages."""
+    if config is None or not config.internal_only_machines:
+        return
+    machine = parameters.get("machineType")
+    if isinstance(machine, str) and machine and config.is_internal_only(machine):
+        raise InvalidParametersError(
+            f"Machine type {machine} is not available for your account. For details, please contact your "
+            "sales representative."
+        )
+    used: dict[str, list[str]] = {}
+    for pool in parameters.get("additionalWorkerNodePools") or []:
+        pool_machine = str(pool.get("machineType", "")) if isinstance(pool, Mapping) else ""
+        if pool_machine and config.is_internal_only(pool_machine):
+            used.setdefault(pool_machine, []).append(str(pool.get("name", "")))
+    if used:
+        listed = ", ".join(
+            f"{m} (used in worker node pools: {', '.join(names)})" for m, names in used.items()
+        )
+        raise InvalidParametersError(
+            f"The following machine types: {listed} are not available for your account. For details, "
+            "please contact your sales representative."
+        )
+
+
+def check_audit_log_access_update(
+    plan: Plan, parameters: Mapping[str, Any], previous: Mapping[str, Any]
+) -> None:
+    """KEB's update rules for ``auditLogAccess``: not for trial and free, and never switched off again."""
+    value = parameters.get("auditLogAccess")
+    if value is None:
+        return
+    if plan.kind in (PlanKind.TRIAL, PlanKind.FREE):
+        raise InvalidParametersError(f"Audit Log Access is not available for {plan.name} plan.")
+    if value is False and previous.get("auditLogAccess") is True:
+        raise InvalidParametersError("Audit Log Access cannot be disabled once enabled.")
+
+
+INGRESS_FILTERING_NOT_AVAILABLE = "ingress filtering option is not available"
+
+
+def check_ingress_filtering(
+    plan: Plan, parameters: Mapping[str, Any], listed_plans: frozenset[str], external: bool
+) -> None:
+    """KEB's ``validateIngressFiltering``: only for the listed plans, and never on for external accounts."""
+    value = parameters.get("ingressFiltering")
+    if value is None:
+        return
+    if plan.name not in listed_plans or (external and value is True):
+        raise InvalidParametersError(INGRESS_FILTERING_NOT_AVAILABLE)

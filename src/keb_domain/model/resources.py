@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from keb_domain.model.instance import Instance
+from keb_domain.model.instance import Instance, is_external_licence
 from keb_domain.model.plans import Plan, PlanKind, Provider
 from keb_domain.model.regions import RegionPolicy
 from keb_domain.model.schemas import DEFAULT_NODES_CIDR, DEFAULT_PODS_CIDR, DEFAULT_SERVICES_CIDR
@@ -23,7 +23,6 @@ from keb_domain.model.schemas import DEFAULT_NODES_CIDR, DEFAULT_PODS_CIDR, DEFA
 RUNTIME_API_VERSION = "infrastructuremanager.kyma-project.io/v1"
 KYMA_API_VERSION = "operator.kyma-project.io/v1beta2"
 MAIN_WORKER = "cpu-worker-0"
-EXTERNAL_LICENCE_TYPES = ("CUSTOMER", "PARTNER", "TRIAL")
 
 DEFAULT_KYMA_TEMPLATE: Mapping[str, Any] = {
     "apiVersion": KYMA_API_VERSION,
@@ -92,6 +91,12 @@ class RuntimeDefaults:
     default_purpose: str = "development"  # APP_INFRASTRUCTURE_MANAGER_DEFAULT_GARDENER_SHOOT_PURPOSE
     shoot_domain: str = "kyma.example.com"  # APP_GARDENER_SHOOT_DOMAIN
     multi_zone: bool = True
+    # APP_INFRASTRUCTURE_MANAGER_CONTROL_PLANE_FAILURE_TOLERANCE: "", "node" or "zone"
+    control_plane_failure_tolerance: str = ""
+    audit_log_access: bool = False  # APP_BROKER_AUDIT_LOG_ACCESS
+    ingress_filtering_plans: frozenset[str] = (
+        frozenset()
+    )  # APP_INFRASTRUCTURE_MANAGER_INGRESS_FILTERING_PLANS
     oidc: OidcConfig = attrs.field(factory=OidcConfig)
     kyma_template: Mapping[str, Any] = attrs.field(factory=lambda: copy.deepcopy(DEFAULT_KYMA_TEMPLATE))
 
@@ -121,7 +126,7 @@ def common_labels(instance: Instance, runtime_id: str) -> dict[str, str]:
 
 def is_external_account(instance: Instance) -> bool:
     """CUSTOMER, PARTNER and TRIAL licences are external; only internal accounts get an egress filter."""
-    return str(instance.context.get("license_type", "")).upper() in EXTERNAL_LICENCE_TYPES
+    return is_external_licence(instance.context)
 
 
 def zone_names(provider: Provider, region: str, zones: Sequence[str], count: int) -> list[str]:
@@ -183,12 +188,13 @@ def _worker(
     maximum: int,
     zones: list[str],
     defaults: ProviderDefaults,
+    volume_size_gb: int,
     runtime: RuntimeDefaults,
 ) -> dict[str, Any]:
     machine_spec: dict[str, Any] = {"type": machine}
     if runtime.machine_image:
         machine_spec["image"] = {"name": runtime.machine_image, "version": runtime.machine_image_version}
-    volume: dict[str, Any] = {"size": f"{defaults.volume_size_gb}Gi"}
+    volume: dict[str, Any] = {"size": f"{volume_size_gb}Gi"}
     if defaults.disk_type:
         volume["type"] = defaults.disk_type
     return {
@@ -206,16 +212,24 @@ def _worker(
 def workers(
     instance: Instance, plan: Plan, policy: RegionPolicy, runtime: RuntimeDefaults
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The main worker ``cpu-worker-0`` and the additional pools, from the instance's parameters."""
+    """The main worker ``cpu-worker-0`` and the additional pools, from the instance's parameters.
+
+    As KEB: the plan's ``volumeSizeGb`` replaces the provider's volume size, machine types go through the
+    provider's ``machinesVersions``, and an additional pool whose machine family
+    ``regionsSupportingMachine`` lists zones for the region is placed in those zones.
+    """
     provider = instance.provider
     defaults = PROVIDER_DEFAULTS[provider]
-    region_zones = policy.provider_config(provider).zones(instance.cluster_region)
+    provider_config = policy.provider_config(provider)
+    region = instance.cluster_region
+    region_zones = provider_config.zones(region)
     params = instance.parameters
     bounds = plan.autoscaler
+    config = policy.plans.get(plan.name)
+    volume_size_gb = (config.volume_size_gb if config else None) or defaults.volume_size_gb
     if bounds is None:  # trial and free: one fixed node
         machine, minimum, maximum, zone_count = defaults.small_machine, 1, 1, 1
     else:
-        config = policy.plans.get(plan.name)
         first_machine = (
             config.regular_machines[0] if config and config.regular_machines else defaults.small_machine
         )
@@ -225,23 +239,27 @@ def workers(
         zone_count = 3 if plan.kind is PlanKind.STANDARD and runtime.multi_zone else 1
     main = _worker(
         name=MAIN_WORKER,
-        machine=machine,
+        machine=provider_config.resolve_machine(machine),
         minimum=minimum,
         maximum=maximum,
-        zones=zone_names(provider, instance.cluster_region, region_zones, zone_count),
+        zones=zone_names(provider, region, region_zones, zone_count),
         defaults=defaults,
+        volume_size_gb=volume_size_gb,
         runtime=runtime,
     )
     extra: list[dict[str, Any]] = []
     for pool in params.get("additionalWorkerNodePools") or []:
         ha = bool(pool.get("haZones", True)) and plan.kind is PlanKind.STANDARD
+        pool_machine = str(pool["machineType"])
+        pool_zones = provider_config.available_zones(pool_machine, region) or region_zones
         worker = _worker(
             name=str(pool["name"]),
-            machine=str(pool["machineType"]),
+            machine=provider_config.resolve_machine(pool_machine),
             minimum=int(pool.get("autoScalerMin", 3)),
             maximum=int(pool.get("autoScalerMax", 20)),
-            zones=zone_names(provider, instance.cluster_region, region_zones, 3 if ha else 1),
+            zones=zone_names(provider, region, pool_zones, 3 if ha else 1),
             defaults=defaults,
+            volume_size_gb=volume_size_gb,
             runtime=runtime,
         )
         for key in ("labels", "annotations", "taints"):
@@ -249,6 +267,15 @@ def workers(
                 worker[key] = copy.deepcopy(pool[key])
         extra.append(worker)
     return main, extra
+
+
+def _ingress_filtering(instance: Instance, plan: Plan, runtime: RuntimeDefaults) -> bool:
+    """KEB's ``IsIngressFilteringEnabled``: a listed plan, an internal account, and the user asked for it."""
+    return (
+        plan.name in runtime.ingress_filtering_plans
+        and not is_external_account(instance)
+        and instance.parameters.get("ingressFiltering") is True
+    )
 
 
 def _purpose(plan: Plan, runtime: RuntimeDefaults) -> str:
@@ -272,7 +299,27 @@ def build_runtime(
     provider_spec: dict[str, Any] = {"type": instance.provider.value, "workers": [main]}
     if extra:
         provider_spec["additionalWorkers"] = extra
-    return {
+    shoot: dict[str, Any] = {
+        "name": instance.shoot_name,
+        "purpose": _purpose(plan, runtime),
+        "platformRegion": instance.platform_region,
+        "region": instance.cluster_region,
+        "secretBindingName": instance.credentials_binding,  # claimed from the HAP pool
+        "enforceSeedLocation": False,
+        "networking": networking,
+        "kubernetes": {
+            "version": runtime.kubernetes_version,
+            "kubeAPIServer": {"additionalOidcConfig": oidc_configs(instance.parameters, runtime.oidc)},
+        },
+        "provider": provider_spec,
+    }
+    # KEB gives the configured failure tolerance to the multi-zone (standard) plans only; trial, free and
+    # azure_lite control planes are never highly available.
+    if runtime.control_plane_failure_tolerance and plan.kind is PlanKind.STANDARD:
+        shoot["controlPlane"] = {
+            "highAvailability": {"failureTolerance": {"type": runtime.control_plane_failure_tolerance}}
+        }
+    body: dict[str, Any] = {
         "apiVersion": RUNTIME_API_VERSION,
         "kind": "Runtime",
         "metadata": {
@@ -281,28 +328,22 @@ def build_runtime(
             "labels": common_labels(instance, runtime_id),
         },
         "spec": {
-            "shoot": {
-                "name": instance.shoot_name,
-                "purpose": _purpose(plan, runtime),
-                "platformRegion": instance.platform_region,
-                "region": instance.cluster_region,
-                "secretBindingName": instance.credentials_binding,  # claimed from the HAP pool
-                "enforceSeedLocation": False,
-                "networking": networking,
-                "kubernetes": {
-                    "version": runtime.kubernetes_version,
-                    "kubeAPIServer": {
-                        "additionalOidcConfig": oidc_configs(instance.parameters, runtime.oidc)
-                    },
-                },
-                "provider": provider_spec,
-            },
+            "shoot": shoot,
             "security": {
                 "administrators": administrators(instance),
-                "networking": {"filter": {"egress": {"enabled": not is_external_account(instance)}}},
+                "networking": {
+                    "filter": {
+                        "egress": {"enabled": not is_external_account(instance)},
+                        "ingress": {"enabled": _ingress_filtering(instance, plan, runtime)},
+                    }
+                },
             },
         },
     }
+    # KEB's create_runtime_resource_step: only with the switch on, and only when the user asked for it.
+    if runtime.audit_log_access and instance.parameters.get("auditLogAccess") is True:
+        body["spec"]["auditLogAccessEnabled"] = True
+    return body
 
 
 def apply_update(
@@ -327,6 +368,8 @@ def apply_update(
         desired_shoot["kubernetes"]["kubeAPIServer"]["additionalOidcConfig"]
     )
     updated["spec"]["security"] = desired["spec"]["security"]
+    if desired["spec"].get("auditLogAccessEnabled"):
+        updated["spec"]["auditLogAccessEnabled"] = True  # never switched off again
     labels = updated.setdefault("metadata", {}).setdefault("labels", {})
     labels.update(desired["metadata"]["labels"])
     return updated

@@ -47,6 +47,9 @@ class SchemaOptions:
 
     reject_unsupported_parameters: bool = False  # APP_BROKER_REJECT_UNSUPPORTED_PARAMETERS
     default_module_channel: str = "regular"
+    audit_log_access: bool = False  # APP_BROKER_AUDIT_LOG_ACCESS: offer ``auditLogAccess`` (not trial, free)
+    # APP_INFRASTRUCTURE_MANAGER_INGRESS_FILTERING_PLANS: plans offering ``ingressFiltering``
+    ingress_filtering_plans: frozenset[str] = frozenset()
 
 
 def _name(update: bool) -> dict[str, Any]:
@@ -88,6 +91,24 @@ def _autoscaler(bounds: AutoscalerBounds) -> tuple[dict[str, Any], dict[str, Any
         {**common, "default": bounds.default_min, "description": "Minimum number of virtual machines"},
         {**common, "default": bounds.default_max, "description": "Maximum number of virtual machines"},
     )
+
+
+def _ingress_filtering() -> dict[str, Any]:
+    return {
+        "type": "boolean",
+        "title": "Enable ingress geo-blocking",
+        "default": False,
+        "description": "If set to true, ingress traffic from embargoed countries is blocked.",
+    }
+
+
+def _audit_log_access() -> dict[str, Any]:
+    return {
+        "type": "boolean",
+        "title": "Enable Audit Log Access",
+        "default": False,
+        "description": "Specifies whether Audit Log Access is enabled. Once enabled, you cannot disable it.",
+    }
 
 
 def _administrators() -> dict[str, Any]:
@@ -335,6 +356,8 @@ def _schema(
             properties["modules"] = _modules(options.default_module_channel)
         properties["oidc"] = _oidc()
         properties["administrators"] = _administrators()
+        if plan.name in options.ingress_filtering_plans:
+            properties["ingressFiltering"] = _ingress_filtering()
         return _wrap(properties, ["name"], options, update)
 
     provider = policy.free_provider(platform_region) if plan.is_free else plan.provider
@@ -347,9 +370,12 @@ def _schema(
         if not update:
             properties["region"] = _region(policy, provider, regions)
             properties["modules"] = _modules(options.default_module_channel)
-            properties["networking"] = _networking(policy, provider)
+            if not config.disable_networking:
+                properties["networking"] = _networking(policy, provider)
         properties["oidc"] = _oidc()
         properties["administrators"] = _administrators()
+        if plan.name in options.ingress_filtering_plans:
+            properties["ingressFiltering"] = _ingress_filtering()
         return _wrap(properties, ["name", "region"], options, update)
 
     bounds = plan.autoscaler
@@ -367,7 +393,12 @@ def _schema(
     )
     if not update:
         properties["modules"] = _modules(options.default_module_channel)
-        properties["networking"] = _networking(policy, provider)
+        if not config.disable_networking:  # the plan's ``disableNetworking`` (KEB's schemas.go)
+            properties["networking"] = _networking(policy, provider)
     properties["oidc"] = _oidc()
     properties["administrators"] = _administrators()
+    if plan.name in options.ingress_filtering_plans:  # KEB's plans.go: per plan, all plan kinds
+        properties["ingressFiltering"] = _ingress_filtering()
+    if options.audit_log_access:  # KEB: every plan but trial and free, create and update
+        properties["auditLogAccess"] = _audit_log_access()
     return _wrap(properties, ["name", "region"], options, update)

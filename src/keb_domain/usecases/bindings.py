@@ -38,7 +38,12 @@ from keb_domain.model.binding import (
     check_nameable,
     endpoint_from_admin_kubeconfig,
 )
-from keb_domain.model.catalog import CatalogSettings, require_service
+from keb_domain.model.catalog import (
+    CatalogSettings,
+    require_instance_plan,
+    require_plan,
+    require_service,
+)
 from keb_domain.model.instance import Instance
 from keb_domain.model.operation import Operation, OperationState, OperationType, last_started
 from keb_domain.model.plans import PLANS_BY_ID
@@ -148,11 +153,13 @@ class BindingUseCases:
     async def bind(self, cmd: BindCommand) -> BindingView:
         """PUT binding (keb-reference §4.2 with decisions.md §3)."""
         require_service(cmd.service_id)
+        require_plan(cmd.plan_id)
         now = self._clock.now()
         async with self._uow() as uow:
             instance = await uow.instances.get(cmd.instance_id)
             if instance is None:
                 raise InstanceNotFoundError("instance does not exist")
+            require_instance_plan(cmd.plan_id, instance.plan_id)
             plan = PLANS_BY_ID.get(instance.plan_id)
             if plan is None or not self._catalog.is_bindable(plan):
                 raise BindingNotSupportedError("binding is not supported")
@@ -268,8 +275,14 @@ class BindingUseCases:
 
     # --- unbind -----------------------------------------------------------------------------------
 
-    async def unbind(self, instance_id: str, binding_id: str) -> None:
-        """DELETE binding: the cluster identity first, the row only after that worked (keb-reference §4.5)."""
+    async def unbind(self, instance_id: str, binding_id: str, *, service_id: str, plan_id: str) -> None:
+        """DELETE binding: the cluster identity first, the row only after that worked (keb-reference §4.5).
+
+        ``service_id`` and ``plan_id`` must be the catalog's and the instance's (decisions.md §3): a
+        request that names another plan deletes nothing.
+        """
+        require_service(service_id)
+        require_plan(plan_id)
         async with self._uow() as uow:
             binding = await uow.bindings.get(instance_id, binding_id)
             instance = await uow.instances.get(instance_id)
@@ -278,6 +291,7 @@ class BindingUseCases:
                 await uow.commit()
             if binding is None or instance is None:
                 raise BindingGoneError("binding does not exist")
+            require_instance_plan(plan_id, instance.plan_id)
             operations = await uow.operations.list_for_instance(instance_id)
         if not _runtime_gone(instance, operations):
             await self._issuer.revoke(instance, binding)

@@ -50,4 +50,4 @@ class BrokerConfig:
     )
     broker_url: str = "http://127.0.0.1:8080"  # APP_BROKER_URL, for the KubeconfigURL label
     trial_expiration_days: int = 14
-    free_expiration_days: int = 30
+    free_expiration_days: float = 30.0  # APP_BROKER_FREE_EXPIRATION_PERIOD

@@ -26,11 +26,14 @@ from keb_domain.errors import (
     StorageConflictError,
     UnprocessableError,
 )
-from keb_domain.model.catalog import offered_plan, require_service
-from keb_domain.model.instance import Instance, public_context
+from keb_domain.model.catalog import check_guid, offered_plan, require_plan, require_service
+from keb_domain.model.instance import Instance, is_external_licence, public_context
 from keb_domain.model.operation import Operation, OperationState, OperationType, first_provisioning
 from keb_domain.model.parameters import (
     TRIAL_DROPPED_PARAMETERS,
+    check_audit_log_access_update,
+    check_ingress_filtering,
+    check_internal_only_machines,
     check_semantics,
     check_size,
     check_trial_parameters,
@@ -72,6 +75,8 @@ class ProvisionCommand:
     context: Mapping[str, Any] = attrs.field(factory=dict)
     parameters: Mapping[str, Any] = attrs.field(factory=dict)
     user_agent: str = ""
+    organization_guid: str | None = None
+    space_guid: str | None = None
 
 
 @attrs.frozen
@@ -112,6 +117,8 @@ class UpdateResult:
 @attrs.frozen
 class DeprovisionCommand:
     instance_id: str
+    service_id: str
+    plan_id: str
     user_agent: str = ""
 
 
@@ -253,6 +260,9 @@ class InstanceUseCases:
         """All request checks that need no storage; returns the plan, parameters, provider, cluster region."""
         config = self._config
         require_service(cmd.service_id)
+        require_plan(cmd.plan_id)
+        check_guid("organization_guid", cmd.organization_guid)
+        check_guid("space_guid", cmd.space_guid)
         plan = offered_plan(config.policy, config.catalog, cmd.plan_id, cmd.platform_region)
         if plan is None:
             raise InvalidRequestError(
@@ -264,6 +274,12 @@ class InstanceUseCases:
         schemas = plan_schemas(config.policy, plan, cmd.platform_region, config.catalog.schema_options)
         if schemas is None:  # offered_plan() said it is offered; keep mypy and the reader honest
             raise InvalidRequestError(f"plan_id: {cmd.plan_id!r} is not offered in {cmd.platform_region}")
+        check_ingress_filtering(
+            plan,
+            parameters,
+            config.catalog.schema_options.ingress_filtering_plans,
+            is_external_licence(cmd.context),
+        )
         if plan.is_trial:
             for dropped in TRIAL_DROPPED_PARAMETERS:  # KEB silently drops them for trial
                 parameters.pop(dropped, None)
@@ -306,6 +322,12 @@ class InstanceUseCases:
                 cluster_region=cluster_region,
                 parameters=parameters,
             )
+            if is_external_licence(cmd.context):
+                check_internal_only_machines(config.policy.plans.get(plan.name), parameters)
+            # Parameters the plan's schema does not name are accepted and dropped, as KEB's typed
+            # parameters drop them (APP_BROKER_REJECT_UNSUPPORTED_PARAMETERS refuses them instead).
+            known = schemas[0].get("properties", {})
+            parameters = {key: value for key, value in parameters.items() if key in known}
         return plan, parameters, provider, cluster_region
 
     async def provision(self, cmd: ProvisionCommand) -> ProvisionResult:
@@ -461,6 +483,15 @@ class InstanceUseCases:
             parameters=parameters,
             previous=instance.parameters,
         )
+        if is_external_licence(instance.context):
+            check_internal_only_machines(config.policy.plans.get(plan.name), parameters)
+        check_audit_log_access_update(plan, parameters, instance.parameters)
+        check_ingress_filtering(
+            plan,
+            parameters,
+            config.catalog.schema_options.ingress_filtering_plans,
+            is_external_licence(instance.context),
+        )
         updatable = schemas[1].get("properties", {})
         return {key: value for key, value in parameters.items() if key in updatable}
 
@@ -485,6 +516,8 @@ class InstanceUseCases:
     async def update(self, cmd: UpdateCommand) -> UpdateResult:
         """PATCH instance (keb-reference §1.6, with decisions.md §3)."""
         require_service(cmd.service_id)
+        if cmd.plan_id is not None:  # optional in an update, but OSB: non-empty when present
+            require_plan(cmd.plan_id)
         now = self._clock.now()
         async with self._uow() as uow:
             instance = await uow.instances.get(cmd.instance_id)
@@ -592,6 +625,8 @@ class InstanceUseCases:
 
     async def deprovision(self, cmd: DeprovisionCommand) -> str:
         """DELETE instance; returns the operation id. 410 (InstanceGoneError) for an unknown instance."""
+        require_service(cmd.service_id)
+        require_plan(cmd.plan_id)
         now = self._clock.now()
         async with self._uow() as uow:
             instance = await uow.instances.get(cmd.instance_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from keb_domain.errors import ClusterError, ClusterNotFoundError, InstanceNotFoundError, InvalidRequestError
 from keb_domain.model.binding import build_oidc_kubeconfig, endpoint_from_admin_kubeconfig
@@ -52,6 +53,24 @@ class InventoryUseCases:
                 return []  # runtimes nobody knows: nothing matches
         async with self._uow() as uow:
             return await uow.events.list(instance_ids=wanted, operation_ids=list(operation_ids))
+
+    async def runtime_resource(self, runtime_id: str) -> dict[str, Any] | None:
+        """The Runtime resource of a runtime for ``/runtimes?runtime_config=true``, without managedFields.
+
+        As KEB: a runtime without one, or one the control plane cannot give now, has no ``runtimeConfig``.
+        """
+        if not runtime_id:
+            return None
+        try:
+            resource = await self._kcp.get_runtime(resource_name(runtime_id))
+        except ClusterError:
+            return None
+        if resource is None:
+            return None
+        metadata = resource.get("metadata")
+        if isinstance(metadata, dict):
+            resource = {**resource, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
+        return resource
 
     async def kubeconfig(self, instance_id: str) -> str:
         """The OIDC kubeconfig of a provisioned runtime (keb-reference §5.3)."""

@@ -24,7 +24,7 @@ import attrs
 from keb_domain.errors import KebError
 from keb_domain.model.inventory import InfoRuntime
 from keb_domain.model.operation import OperationState
-from keb_domain.model.plans import PLANS_BY_NAME, PlanKind
+from keb_domain.model.plans import KYMA_SERVICE_ID, PLANS_BY_NAME, PlanKind
 from keb_domain.ports import Clock, Inventory
 from keb_domain.usecases.instances import DeprovisionCommand, InstanceUseCases
 
@@ -100,13 +100,13 @@ class LandscapeJobs:
     async def run(self, job: JobName, *, dry_run: bool = False) -> JobReport:
         now = self._clock.now()
         candidates = [
-            runtime.instance.instance_id
+            (runtime.instance.instance_id, runtime.instance.plan_id)
             async for runtime in self._inventory.info_runtimes()
             if is_due(job, runtime, now, self.periods)
         ]
         acted: list[tuple[str, str]] = []
         failed: list[tuple[str, str]] = []
-        for instance_id in candidates:
+        for instance_id, plan_id in candidates:
             if dry_run:
                 _log.info("%s (dry run): would act on instance %s", job.value, instance_id)
                 continue
@@ -115,7 +115,9 @@ class LandscapeJobs:
                     operation_id = await self._instances.expire(instance_id)
                 else:
                     operation_id = await self._instances.deprovision(
-                        DeprovisionCommand(instance_id, user_agent=f"keb-job/{job.value}")
+                        DeprovisionCommand(
+                            instance_id, KYMA_SERVICE_ID, plan_id, user_agent=f"keb-job/{job.value}"
+                        )
                     )
             except KebError as error:  # gone meanwhile, or changed by another replica
                 failed.append((instance_id, error.description))
@@ -123,4 +125,6 @@ class LandscapeJobs:
                 continue
             acted.append((instance_id, operation_id))
             _log.info("%s: instance %s, operation %s", job.value, instance_id, operation_id)
-        return JobReport(job, dry_run, tuple(candidates), tuple(acted), tuple(failed))
+        return JobReport(
+            job, dry_run, tuple(instance_id for instance_id, _ in candidates), tuple(acted), tuple(failed)
+        )

@@ -121,9 +121,11 @@ class BindingBroker(Broker):
     async def get_binding(self, instance_id: str, binding_id: str) -> httpx.Response:
         return await self.osb("GET", binding_path(instance_id, binding_id))
 
-    async def unbind(self, instance_id: str, binding_id: str) -> httpx.Response:
+    async def unbind(self, instance_id: str, binding_id: str, plan_id: str = AWS) -> httpx.Response:
         return await self.osb(
-            "DELETE", binding_path(instance_id, binding_id), params={"service_id": SERVICE, "plan_id": AWS}
+            "DELETE",
+            binding_path(instance_id, binding_id),
+            params={"service_id": SERVICE, "plan_id": plan_id},
         )
 
     async def runtime_id(self, instance_id: str) -> str:

@@ -189,7 +189,7 @@ async def test_unbinding_a_suspended_trial_skips_the_runtime() -> None:
         assert (await broker.bind("inst-1", "b-1", bind_body(TRIAL, token_request=True))).status_code == 201
         await suspend(broker)
         broker.clusters.unreachable = True
-        response = await broker.unbind("inst-1", "b-1")
+        response = await broker.unbind("inst-1", "b-1", TRIAL)
         assert (response.status_code, response.json()) == (200, {})
         assert await broker.stored("inst-1", "b-1") is None
 

@@ -288,7 +288,11 @@ def test_every_variable_the_manifests_set_is_one_the_broker_reads(
             env.update(config_maps[source["configMapRef"]["name"]])
         for variable in container.get("env", []):
             # A Secret's value is unknown here; a port must still be a number and a key 32 bytes.
-            placeholder = {"APP_DATABASE_PORT": "5432", "APP_DATABASE_SECRET_KEY": "k" * 32}
+            placeholder = {
+                "APP_DATABASE_PORT": "5432",
+                "APP_DATABASE_SECRET_KEY": "k" * 32,
+                "APP_DATABASE_SSLMODE": "require",  # checked against libpq's modes
+            }
             env[variable["name"]] = variable.get("value", placeholder.get(variable["name"], "from-a-secret"))
         recorded = RecordingEnv({key: str(files.get(value, value)) for key, value in env.items()})
         Settings.from_env(recorded)

@@ -30,6 +30,8 @@ RUNTIMES_QUERY = {
     "with_bindings",
     "op_detail",
     "bindings",
+    "runtime_config",
+    "actions",
     "page",
     "page_size",
 }

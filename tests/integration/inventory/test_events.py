@@ -85,3 +85,13 @@ async def test_events_of_a_deprovisioned_runtime_are_found_by_its_runtime_id(two
 async def test_an_empty_database_has_no_events(broker: InventoryBroker) -> None:
     """Nothing happened yet: ``[]``."""
     assert await events(broker) == []
+
+
+async def test_repeated_keys_are_all_used_as_in_runtimes(two: InventoryBroker) -> None:
+    """``instance_ids=a&instance_ids=b`` lists the events of both (KEB keeps only the first value)."""
+    response = await two.client.get("/events", params=[("instance_ids", "a"), ("instance_ids", "b")])
+    assert response.status_code == 200, response.text
+    assert {event["instanceID"] for event in response.json()} == {"a", "b"}
+    runtime_b = (await two.stored("b")).runtime_id
+    mixed = await two.client.get("/events", params=[("instance_ids", "a"), ("runtime_ids", runtime_b)])
+    assert {event["instanceID"] for event in mixed.json()} == {"a", "b"}

@@ -101,7 +101,7 @@ def test_two_workers_on_postgresql_provision_every_runtime_once(
         assert runtime_count(data_dir) == INSTANCES
     assert set(states.values()) == {"succeeded"}, states
     # Alembic's own lines stay below WARNING (keb_app.logs.PAYLOAD_LOGGERS); keb says when it migrated.
-    assert broker.log_text().count("database schema is up to date") == 1
+    assert broker.log_text().count("database schema migrated from an empty database") == 1
 
 
 def test_replicas_starting_together_migrate_postgresql_once(private_postgres: str) -> None:

@@ -212,9 +212,11 @@ class Bindings(RuleBasedStateMachine):
         known = self.model.pop((instance_id, binding_id), None)
         if known is None:
             with pytest.raises(BindingGoneError):
-                self.run(self.bindings.unbind(instance_id, binding_id))
+                self.run(
+                    self.bindings.unbind(instance_id, binding_id, service_id=KYMA_SERVICE_ID, plan_id=AWS)
+                )
             return
-        self.run(self.bindings.unbind(instance_id, binding_id))
+        self.run(self.bindings.unbind(instance_id, binding_id, service_id=KYMA_SERVICE_ID, plan_id=AWS))
         if known.token_request:
             assert not self.clusters.token_works(self.runtime_ids[instance_id], known.token)
             self.revoked.append((self.runtime_ids[instance_id], known.token))
