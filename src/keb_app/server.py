@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Iterator
 from types import FrameType
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import uvicorn
 from uvicorn._compat import asyncio_run
@@ -182,7 +182,7 @@ async def _serve_both(
     try:
         await server.serve(sockets=[sock])
     finally:
-        if status is not None and status_task is not None:
+        if status is not None and status_task is not None:  # both or neither
             status.should_exit = True
             await status_task
 
@@ -192,31 +192,25 @@ def run_worker(settings: Settings, sock: socket.socket, status_sock: socket.sock
     or SIGINT."""
     serving = settings.serving
     services = build_services(settings, migrate_at_start=False)
+    # The same loop, protocol limits and quiet logging for the broker and its status port.
+    common: dict[str, Any] = {
+        "loop": "uvloop",
+        "http": protocol_for(serving),
+        "log_config": None,
+        "access_log": False,
+        "server_header": False,
+    }
     config = uvicorn.Config(
         create_app(services),
-        loop="uvloop",
-        http=protocol_for(serving),
         lifespan="on",
-        log_config=None,
-        access_log=False,
-        server_header=False,
         timeout_keep_alive=max(1, math.ceil(serving.keep_alive_timeout)),
         timeout_graceful_shutdown=max(1, math.ceil(serving.shutdown_grace)),
+        **common,
     )
     server = _Server(config, services, serving.shutdown_grace)
     status = None
     if status_sock is not None:
-        status = _StatusServer(
-            uvicorn.Config(
-                create_status_app(services),
-                loop="uvloop",
-                http=protocol_for(serving),
-                lifespan="off",
-                log_config=None,
-                access_log=False,
-                server_header=False,
-            )
-        )
+        status = _StatusServer(uvicorn.Config(create_status_app(services), lifespan="off", **common))
     asyncio_run(_serve_both(server, sock, status, status_sock), loop_factory=config.get_loop_factory())
     if not server.started:
         raise SystemExit(3)  # the lifespan failed; uvicorn logged why
