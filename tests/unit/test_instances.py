@@ -16,6 +16,7 @@ from keb_domain.errors import (
     UnprocessableError,
 )
 from keb_domain.model.operation import OperationState
+from keb_domain.usecases.bindings import BindCommand
 from keb_domain.usecases.instances import DeprovisionCommand, UpdateCommand
 from tests.support import AWS, SERVICE, TRIAL, context
 from tests.unit.harness import default_config, make_core, provision_command, update_command
@@ -288,3 +289,27 @@ async def test_an_aws_trial_in_an_eu_access_platform_region_lands_in_frankfurt()
     )
     instance = core.instance("inst-1")
     assert (instance.cluster_region, instance.eu_access) == ("eu-central-1", True)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        provision_command(sm_operator_credentials={"clientsecret": "s3cr3t-value"}),
+        update_command(
+            ctx={"globalaccount_id": "ga", "sm_operator_credentials": {"clientsecret": "s3cr3t-value"}}
+        ),
+        BindCommand(
+            instance_id="inst-1",
+            binding_id="b-1",
+            service_id=SERVICE,
+            plan_id=AWS,
+            context={"sm_operator_credentials": {"clientsecret": "s3cr3t-value"}},
+        ),
+    ],
+    ids=["provision", "update", "bind"],
+)
+def test_a_command_repr_never_shows_operator_credentials(command: object) -> None:
+    """Commands end up in logs and tracebacks: sm_operator_credentials is named but its value is hidden."""
+    shown = repr(command)
+    assert "s3cr3t-value" not in shown
+    assert "sm_operator_credentials" in shown and "<redacted>" in shown

@@ -14,7 +14,6 @@ from keb_app.landscape._errors import ApiError, bad_request
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
-PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH)
 
 # Strategic-merge directives (``$patch``, ``$setElementOrder/...``, ``$retainKeys``...) have no meaning
 # once lists are replaced wholesale.

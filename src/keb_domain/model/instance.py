@@ -28,6 +28,14 @@ def public_context(context: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in context.items() if k not in SECRET_CONTEXT_FIELDS}
 
 
+def redacted_context(context: Mapping[str, Any] | None) -> str:
+    """``repr`` of a request context: credential fields are named but their values never shown."""
+    if context is None:
+        return "None"
+    shown = {k: ("<redacted>" if k in SECRET_CONTEXT_FIELDS else v) for k, v in context.items()}
+    return repr(shown)
+
+
 @attrs.frozen
 class Instance:
     """A provisioned (or provisioning) Kyma runtime."""

@@ -105,10 +105,6 @@ class Operation:
     def is_suspension(self) -> bool:
         return self.type is OperationType.DEPROVISION and self.temporary
 
-    @property
-    def is_unsuspension(self) -> bool:
-        return self.type is OperationType.PROVISION and self.temporary
-
     def _require_open(self, event: str) -> None:
         if self.state.is_final:
             raise IllegalTransitionError(f"cannot {event} operation {self.id}: it is {self.state.value}")

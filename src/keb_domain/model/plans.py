@@ -140,11 +140,6 @@ class Plan:
             return LITE_AUTOSCALER
         return None
 
-    @property
-    def has_cluster_parameters(self) -> bool:
-        """Whether ``machineType``, the autoscaler and worker pools are offered (not trial, not free)."""
-        return self.kind in (PlanKind.STANDARD, PlanKind.LITE)
-
 
 def _plan(plan_id: str, name: str, kind: PlanKind, provider: Provider | None, display: str) -> Plan:
     return Plan(id=plan_id, name=name, kind=kind, provider=provider, display_name=display)
@@ -191,8 +186,3 @@ ALL_PLANS: tuple[Plan, ...] = (
 
 PLANS_BY_ID: dict[str, Plan] = {plan.id: plan for plan in ALL_PLANS}
 PLANS_BY_NAME: dict[str, Plan] = {plan.name: plan for plan in ALL_PLANS}
-
-
-def plan_named(name: str) -> Plan:
-    """The plan with this name; KeyError for a name KEB does not know."""
-    return PLANS_BY_NAME[name]

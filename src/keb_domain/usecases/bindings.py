@@ -44,7 +44,7 @@ from keb_domain.model.catalog import (
     require_plan,
     require_service,
 )
-from keb_domain.model.instance import Instance
+from keb_domain.model.instance import Instance, redacted_context
 from keb_domain.model.operation import Operation, OperationState, OperationType, last_started
 from keb_domain.model.plans import PLANS_BY_ID
 from keb_domain.ports import (
@@ -69,7 +69,7 @@ class BindCommand:
     service_id: str
     plan_id: str
     parameters: Mapping[str, Any] = attrs.field(factory=dict)
-    context: Mapping[str, Any] = attrs.field(factory=dict)
+    context: Mapping[str, Any] = attrs.field(factory=dict, repr=redacted_context)
 
 
 @attrs.frozen

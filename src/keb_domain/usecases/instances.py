@@ -27,7 +27,7 @@ from keb_domain.errors import (
     UnprocessableError,
 )
 from keb_domain.model.catalog import check_guid, offered_plan, require_plan, require_service
-from keb_domain.model.instance import Instance, is_external_licence, public_context
+from keb_domain.model.instance import Instance, is_external_licence, public_context, redacted_context
 from keb_domain.model.operation import Operation, OperationState, OperationType, first_provisioning
 from keb_domain.model.parameters import (
     TRIAL_DROPPED_PARAMETERS,
@@ -72,7 +72,8 @@ class ProvisionCommand:
     service_id: str
     plan_id: str
     platform_region: str
-    context: Mapping[str, Any] = attrs.field(factory=dict)
+    # The ERS context may carry sm_operator_credentials: never shown by repr (logs, tracebacks).
+    context: Mapping[str, Any] = attrs.field(factory=dict, repr=redacted_context)
     parameters: Mapping[str, Any] = attrs.field(factory=dict)
     user_agent: str = ""
     organization_guid: str | None = None
@@ -102,7 +103,7 @@ class UpdateCommand:
     instance_id: str
     service_id: str
     plan_id: str | None = None
-    context: Mapping[str, Any] | None = None
+    context: Mapping[str, Any] | None = attrs.field(default=None, repr=redacted_context)
     parameters: Mapping[str, Any] | None = None
     accepts_incomplete: bool = False
 
