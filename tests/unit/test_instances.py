@@ -312,4 +312,5 @@ def test_a_command_repr_never_shows_operator_credentials(command: object) -> Non
     """Commands end up in logs and tracebacks: sm_operator_credentials is named but its value is hidden."""
     shown = repr(command)
     assert "s3cr3t-value" not in shown
-    assert "sm_operator_credentials" in shown and "<redacted>" in shown
+    assert "sm_operator_credentials" in shown
+    assert "<redacted>" in shown
