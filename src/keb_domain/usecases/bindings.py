@@ -191,14 +191,7 @@ class BindingUseCases:
 
     @staticmethod
     def _check_instance(instance: Instance, operations: list[Operation]) -> None:
-        provisioning = next(
-            (
-                op
-                for op in reversed(operations)
-                if op.type is OperationType.PROVISION and op.state is not OperationState.PENDING
-            ),
-            None,
-        )
+        provisioning = last_started(operations, OperationType.PROVISION)
         if provisioning is not None and provisioning.state is OperationState.IN_PROGRESS:
             raise InvalidRequestError(f"instance {instance.instance_id} creation is in progress")
         if provisioning is not None and provisioning.state is OperationState.FAILED:

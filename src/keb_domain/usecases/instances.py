@@ -28,7 +28,13 @@ from keb_domain.errors import (
 )
 from keb_domain.model.catalog import check_guid, offered_plan, require_plan, require_service
 from keb_domain.model.instance import Instance, is_external_licence, public_context, redacted_context
-from keb_domain.model.operation import Operation, OperationState, OperationType, first_provisioning
+from keb_domain.model.operation import (
+    Operation,
+    OperationState,
+    OperationType,
+    first_provisioning,
+    latest_deprovisioning,
+)
 from keb_domain.model.parameters import (
     TRIAL_DROPPED_PARAMETERS,
     check_audit_log_access_update,
@@ -161,11 +167,6 @@ def check_context(context: Mapping[str, Any]) -> None:
             raise InvalidRequestError(
                 f"context.{key}: the {label} must be at most {MAX_ID_LENGTH} characters"
             )
-
-
-def latest_deprovisioning(operations: list[Operation]) -> Operation | None:
-    candidates = [op for op in operations if op.type is OperationType.DEPROVISION and not op.temporary]
-    return candidates[-1] if candidates else None
 
 
 def unfinished(operations: list[Operation]) -> list[Operation]:
