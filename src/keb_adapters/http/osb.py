@@ -31,6 +31,7 @@ from keb_adapters.http.wire import (
     UpdateResponse,
 )
 from keb_domain.errors import UnsupportedApiVersionError
+from keb_domain.model.instance import InstanceSummary
 from keb_domain.usecases.config import BrokerConfig
 from keb_domain.usecases.instances import (
     DeprovisionCommand,
@@ -98,8 +99,27 @@ def require_minor(request: AnyRequest, minor: int, endpoint: str) -> None:
         )
 
 
-def _labels(labels: dict[str, str] | None) -> Metadata | None:
-    return Metadata(labels=dict(labels)) if labels is not None else None
+def response_labels(summary: InstanceSummary, broker_url: str) -> dict[str, str]:
+    """``metadata.labels`` of instance responses, in KEB's words (``response_labels.go``)."""
+    labels = {"Name": summary.name}
+    if summary.has_runtime:
+        labels["KubeconfigURL"] = f"{broker_url.rstrip('/')}/kubeconfig/{summary.instance_id}"
+    expiry = summary.expiry
+    if expiry is not None:
+        key = "Trial account expiration details" if expiry.trial else "Free plan expiration details"
+        if expiry.expired:
+            labels[key] = "Your cluster has expired."
+        elif expiry.days_left == 0:
+            labels[key] = "Your cluster expires today."
+        elif expiry.days_left == 1:
+            labels[key] = "Your cluster expires tomorrow."
+        else:
+            labels[key] = f"Your cluster expires in {expiry.days_left} days."
+    return labels
+
+
+def _metadata(summary: InstanceSummary | None, config: BrokerConfig) -> Metadata | None:
+    return Metadata(labels=response_labels(summary, config.broker_url)) if summary is not None else None
 
 
 ERRORS = {
@@ -197,11 +217,11 @@ class InstanceController(Controller):
         )
         if result.completed:
             body = ProvisionResponse(
-                dashboard_url=result.dashboard_url or None, metadata=_labels(dict(result.labels))
+                dashboard_url=result.dashboard_url or None, metadata=_metadata(result.summary, config)
             )
             return Response(body, status_code=HTTP_200_OK)
         return Response(
-            ProvisionResponse(operation=result.operation_id, metadata=_labels(dict(result.labels))),
+            ProvisionResponse(operation=result.operation_id, metadata=_metadata(result.summary, config)),
             status_code=HTTP_202_ACCEPTED,
         )
 
@@ -216,6 +236,7 @@ class InstanceController(Controller):
         *,
         request: AnyRequest,
         instances: Instances,
+        config: Config,
         instance_id: InstanceId,
         region: Region = None,
     ) -> InstanceResponse:
@@ -226,7 +247,7 @@ class InstanceController(Controller):
             plan_id=view.plan_id,
             dashboard_url=view.dashboard_url or None,
             parameters=dict(view.parameters),
-            metadata=_labels(dict(view.labels)),
+            metadata=_metadata(view.summary, config),
         )
 
     @patch(
@@ -247,6 +268,7 @@ class InstanceController(Controller):
         self,
         *,
         instances: Instances,
+        config: Config,
         instance_id: InstanceId,
         data: JSONBody[UpdateRequest],
         region: Region = None,
@@ -262,7 +284,7 @@ class InstanceController(Controller):
                 accepts_incomplete=accepts_incomplete,
             )
         )
-        metadata = _labels(dict(result.labels)) if result.labels else None
+        metadata = _metadata(result.summary, config)
         if result.operation_id is None:
             return Response(UpdateResponse(metadata=metadata), status_code=HTTP_200_OK)
         return Response(

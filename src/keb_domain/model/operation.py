@@ -188,6 +188,12 @@ def latest_deprovisioning(operations: Sequence[Operation]) -> Operation | None:
     return candidates[-1] if candidates else None
 
 
+def ongoing_deprovisioning(operations: Sequence[Operation]) -> Operation | None:
+    """The deprovisioning a repeated DELETE answers with: the latest, unless it failed (then retried)."""
+    latest = latest_deprovisioning(operations)
+    return latest if latest is not None and latest.state is not OperationState.FAILED else None
+
+
 def last_started(operations: Sequence[Operation], of_type: OperationType | None = None) -> Operation | None:
     """The newest operation (of a type, when given) that has started."""
     candidates = [op for op in started(operations) if of_type is None or op.type is of_type]

@@ -10,14 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import attrs
 
 from keb_domain.errors import (
     AsyncRequiredError,
-    InstanceConflictError,
     InstanceGoneError,
     InstanceNotFoundError,
     InvalidParametersError,
@@ -27,14 +26,15 @@ from keb_domain.errors import (
     UnprocessableError,
 )
 from keb_domain.model.catalog import check_guid, offered_plan, require_plan, require_service
-from keb_domain.model.instance import Instance, is_external_licence, public_context, redacted_context
-from keb_domain.model.operation import (
-    Operation,
-    OperationState,
-    OperationType,
-    first_provisioning,
-    latest_deprovisioning,
+from keb_domain.model.instance import (
+    Instance,
+    InstanceSummary,
+    UpdateKind,
+    is_external_licence,
+    public_context,
+    redacted_context,
 )
+from keb_domain.model.operation import Operation, OperationState, OperationType, ongoing_deprovisioning
 from keb_domain.model.parameters import (
     TRIAL_DROPPED_PARAMETERS,
     check_audit_log_access_update,
@@ -45,7 +45,7 @@ from keb_domain.model.parameters import (
     check_trial_parameters,
     validate_against_schema,
 )
-from keb_domain.model.plans import PLANS_BY_ID, Plan, PlanKind, Provider
+from keb_domain.model.plans import PLANS_BY_ID, Plan, Provider
 from keb_domain.model.regions import EU_FORCED_REGION, is_eu_access
 from keb_domain.model.schemas import plan_schemas
 from keb_domain.ports import (
@@ -89,10 +89,10 @@ class ProvisionCommand:
 @attrs.frozen
 class ProvisionResult:
     operation_id: str
-    already_existed: bool  # an identical repeat of an earlier request
-    completed: bool  # that earlier provisioning has succeeded (OSB: 200 instead of 202)
-    dashboard_url: str
-    labels: Mapping[str, str]
+    summary: InstanceSummary
+    already_existed: bool = False  # an identical repeat of an earlier request
+    completed: bool = False  # that earlier provisioning has succeeded (OSB: 200 instead of 202)
+    dashboard_url: str = ""
 
 
 @attrs.frozen
@@ -101,7 +101,7 @@ class InstanceView:
     plan_id: str
     dashboard_url: str
     parameters: Mapping[str, Any]
-    labels: Mapping[str, str]
+    summary: InstanceSummary
 
 
 @attrs.frozen
@@ -116,9 +116,9 @@ class UpdateCommand:
 
 @attrs.frozen
 class UpdateResult:
-    operation_id: str | None  # None: done synchronously (OSB 200)
-    dashboard_url: str
-    labels: Mapping[str, str]
+    operation_id: str | None = None  # None: done synchronously (OSB 200)
+    dashboard_url: str = ""
+    summary: InstanceSummary | None = None  # None: nothing to show (an ignored update)
 
 
 @attrs.frozen
@@ -169,10 +169,6 @@ def check_context(context: Mapping[str, Any]) -> None:
             )
 
 
-def unfinished(operations: list[Operation]) -> list[Operation]:
-    return [op for op in operations if not op.state.is_final]
-
-
 class InstanceUseCases:
     """The instance endpoints of the broker."""
 
@@ -203,29 +199,11 @@ class InstanceUseCases:
         self._observer.accepted(operation, why)
         self._notify()
 
-    # --- labels -----------------------------------------------------------------------------------
-
-    def labels(self, instance: Instance, now: datetime) -> dict[str, str]:
-        """``metadata.labels`` of instance responses (KEB's ``response_labels.go``)."""
-        labels = {"Name": instance.cluster_name}
-        if instance.runtime_id:
-            labels["KubeconfigURL"] = (
-                f"{self._config.broker_url.rstrip('/')}/kubeconfig/{instance.instance_id}"
-            )
-        plan = PLANS_BY_ID.get(instance.plan_id)
-        if plan is not None and plan.kind in (PlanKind.TRIAL, PlanKind.FREE):
-            days = self._config.trial_expiration_days if plan.is_trial else self._config.free_expiration_days
-            left = (instance.created_at + timedelta(days=days) - now).days
-            key = "Trial account expiration details" if plan.is_trial else "Free plan expiration details"
-            if instance.is_expired or left < 0:
-                labels[key] = "Your cluster has expired."
-            elif left == 0:
-                labels[key] = "Your cluster expires today."
-            elif left == 1:
-                labels[key] = "Your cluster expires tomorrow."
-            else:
-                labels[key] = f"Your cluster expires in {left} days."
-        return labels
+    def _summary(self, instance: Instance, now: datetime) -> InstanceSummary:
+        config = self._config
+        return instance.summary(
+            now, trial_days=config.trial_expiration_days, free_days=config.free_expiration_days
+        )
 
     def _dashboard_url(self, instance_id: str) -> str:
         return f"{self._config.dashboard_landscape_url.rstrip('/')}/?kubeconfigID={instance_id}"
@@ -418,24 +396,20 @@ class InstanceUseCases:
             await uow.commit()
             self._accepted(operation, "Provisioning requested")
         # dashboard_url is deliberately blank on a fresh provision (KEB): the runtime does not exist yet.
-        return ProvisionResult(operation.id, False, False, "", self.labels(instance, now))
+        return ProvisionResult(operation_id=operation.id, summary=self._summary(instance, now))
 
     async def _repeat(
         self, uow: UnitOfWork, instance: Instance, digest: str, now: datetime
     ) -> ProvisionResult:
         operations = await uow.operations.list_for_instance(instance.instance_id)
-        original = first_provisioning(operations)
-        if original is None or original.request_digest != digest:
-            raise InstanceConflictError(
-                f"instance {instance.instance_id} already exists with different attributes"
-            )
+        original = instance.provisioning_repeated(operations, digest)
         completed = original.state is OperationState.SUCCEEDED
         return ProvisionResult(
-            original.id,
-            True,
-            completed,
-            instance.dashboard_url if completed else "",
-            self.labels(instance, now),
+            operation_id=original.id,
+            summary=self._summary(instance, now),
+            already_existed=True,
+            completed=completed,
+            dashboard_url=instance.dashboard_url if completed else "",
         )
 
     # --- fetch ------------------------------------------------------------------------------------
@@ -455,7 +429,7 @@ class InstanceUseCases:
             plan_id=instance.plan_id,
             dashboard_url=instance.dashboard_url,
             parameters=dict(instance.parameters),
-            labels=self.labels(instance, now),
+            summary=self._summary(instance, now),
         )
 
     # --- update -----------------------------------------------------------------------------------
@@ -530,98 +504,49 @@ class InstanceUseCases:
             parameters = dict(cmd.parameters or {})
             if parameters:
                 parameters = self._validate_update(instance, plan, parameters)
-            if instance.is_expired:
-                if cmd.context and cmd.context.get("globalaccount_id"):
-                    return UpdateResult(None, "", {})
-                raise InvalidRequestError("cannot update an expired instance")
-            original = first_provisioning(operations)
-            if original is not None and original.state is OperationState.FAILED:
-                raise UnprocessableError("Unable to process an update of a failed instance")
-            if latest_deprovisioning(operations) is not None:
-                raise UnprocessableError("Unable to process an update of a deprovisioned instance")
-            context = {**instance.context, **public_context(cmd.context or {})}
-            current_plan = PLANS_BY_ID[instance.plan_id]
-            if current_plan.is_trial and cmd.context and "active" in cmd.context:
-                wanted_active = cmd.context["active"] is not False
-                if wanted_active == instance.suspended:
-                    return await self._flip_activity(
-                        uow,
-                        instance=instance,
-                        operations=operations,
-                        context=context,
-                        active=wanted_active,
-                        now=now,
-                    )
-            merged = {**instance.parameters, **parameters}
-            plan_changes = plan.id != instance.plan_id
-            if merged == dict(instance.parameters) and not plan_changes:
-                if context != dict(instance.context):
-                    await uow.instances.update(instance.with_context(context, now))
-                    await uow.commit()
-                running = [op for op in unfinished(operations) if op.type is OperationType.UPDATE]
-                if running:
-                    return UpdateResult(running[-1].id, instance.dashboard_url, self.labels(instance, now))
-                return UpdateResult(None, "", self.labels(instance, now))
-            if not cmd.accepts_incomplete:
+            decision = instance.update_requested(
+                plan_id=plan.id,
+                plan_name=plan.name,
+                parameters=parameters,
+                context=cmd.context,
+                operations=operations,
+                now=now,
+            )
+            updated = decision.instance
+            if decision.kind is UpdateKind.IGNORED:
+                return UpdateResult()
+            if decision.kind is UpdateKind.CHANGE and not cmd.accepts_incomplete:
                 raise AsyncRequiredError()
-            updated = instance.with_parameters(merged, now).with_context(context, now)
-            if plan_changes:
-                updated = updated.with_plan(plan.id, plan.name, now)
-            if not self._config.update_processing_enabled:
+            if updated != instance:
                 await uow.instances.update(updated)
+            summary = self._summary(updated, now)
+            started = decision.kind.operation
+            if started is None or (
+                decision.kind is UpdateKind.CHANGE and not self._config.update_processing_enabled
+            ):
                 await uow.commit()
-                return UpdateResult(None, "", self.labels(updated, now))
-            await uow.instances.update(updated)
+                running = decision.running
+                if running is None:
+                    return UpdateResult(summary=summary)
+                return UpdateResult(
+                    operation_id=running.id, dashboard_url=instance.dashboard_url, summary=summary
+                )
+            kind, temporary, why = started
             operation = await self._add_operation(
                 uow,
                 instance_id=instance.instance_id,
-                plan_id=plan.id,
-                kind=OperationType.UPDATE,
+                plan_id=updated.plan_id,
+                kind=kind,
                 now=now,
-                why="Update requested",
-                parameters=parameters,
+                why=why,
+                temporary=temporary,
+                parameters=parameters if kind is OperationType.UPDATE else None,
             )
             await uow.commit()
-            self._accepted(operation, "Update requested")
-        return UpdateResult(operation.id, instance.dashboard_url, self.labels(updated, now))
-
-    async def _flip_activity(
-        self,
-        uow: UnitOfWork,
-        *,
-        instance: Instance,
-        operations: list[Operation],
-        context: dict[str, Any],
-        active: bool,
-        now: datetime,
-    ) -> UpdateResult:
-        """Trial ``context.active``: false suspends (temporary deprovision), true unsuspends (provision).
-
-        As KEB, the answer is 200 while the operation runs in the background.
-        """
-        if active:
-            if instance.is_expired:
-                raise InvalidRequestError("cannot unsuspend an expired instance")
-            suspensions = [op for op in operations if op.is_suspension]
-            if suspensions and suspensions[-1].state is OperationState.FAILED:
-                raise UnprocessableError(
-                    "Unable to unsuspend: the preceding suspension failed; suspend it again first"
-                )
-        updated = instance.with_context(context, now)
-        await uow.instances.update(updated)
-        why = "Unsuspension requested" if active else "Suspension requested"
-        operation = await self._add_operation(
-            uow,
-            instance_id=instance.instance_id,
-            plan_id=instance.plan_id,
-            kind=OperationType.PROVISION if active else OperationType.DEPROVISION,
-            now=now,
-            why=why,
-            temporary=True,
-        )
-        await uow.commit()
-        self._accepted(operation, why)
-        return UpdateResult(None, "", self.labels(updated, now))
+            self._accepted(operation, why)
+        if temporary:  # suspension and unsuspension: as KEB, 200 while they run in the background
+            return UpdateResult(summary=summary)
+        return UpdateResult(operation_id=operation.id, dashboard_url=instance.dashboard_url, summary=summary)
 
     # --- deprovision ------------------------------------------------------------------------------
 
@@ -634,9 +559,9 @@ class InstanceUseCases:
             instance = await uow.instances.get(cmd.instance_id)
             if instance is None:
                 raise InstanceGoneError(f"instance {cmd.instance_id} does not exist")
-            latest = latest_deprovisioning(await uow.operations.list_for_instance(cmd.instance_id))
-            if latest is not None and latest.state is not OperationState.FAILED:
-                return latest.id
+            ongoing = ongoing_deprovisioning(await uow.operations.list_for_instance(cmd.instance_id))
+            if ongoing is not None:  # a repeated DELETE answers with it; a failed one is tried again
+                return ongoing.id
             operation = await self._add_operation(
                 uow,
                 instance_id=cmd.instance_id,
@@ -674,13 +599,9 @@ class InstanceUseCases:
             instance = await uow.instances.get(instance_id)
             if instance is None:
                 raise InstanceNotFoundError(f"instance {instance_id} does not exist")
-            plan = PLANS_BY_ID[instance.plan_id]
-            if plan.kind not in (PlanKind.TRIAL, PlanKind.FREE):
-                raise InvalidParametersError(f"plan {plan.name} does not expire; only trial and free do")
+            expired = instance.expire(now)
             operations = await uow.operations.list_for_instance(instance_id)
-            running = [op for op in unfinished(operations) if op.is_suspension]
-            expired = instance.expire(now) if not instance.is_expired else instance
-            expired = expired.with_context({**expired.context, "active": False}, now)
+            running = [op for op in operations if op.is_suspension and not op.state.is_final]
             if running:
                 operation = running[-1]
             else:
