@@ -439,6 +439,28 @@ class NoObserver:
         return None
 
 
+class BindingObserver(Protocol):
+    """Told how long binds and unbinds took, for metrics; must not raise and must not block."""
+
+    def bound(self, plan_id: str, milliseconds: float, created: bool) -> None:
+        """A bind finished (also one that went on in the background after its request timed out)."""
+        ...
+
+    def unbound(self, milliseconds: float) -> None:
+        """An unbind finished."""
+        ...
+
+
+class NoBindingObserver:
+    """A binding observer that ignores everything."""
+
+    def bound(self, plan_id: str, milliseconds: float, created: bool) -> None:
+        return None
+
+    def unbound(self, milliseconds: float) -> None:
+        return None
+
+
 # --- hyperscaler account pools -------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ removes the placeholder again, so a retry can start afresh.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from keb_domain.errors import (
     BindingGoneError,
     BindingNotFoundError,
     BindingNotSupportedError,
+    BindingTimeoutError,
     ClusterError,
     ClusterNotFoundError,
     InstanceNotFoundError,
@@ -48,11 +50,13 @@ from keb_domain.model.instance import Instance, redacted_context
 from keb_domain.model.operation import Operation, OperationState, OperationType, last_started
 from keb_domain.model.plans import PLANS_BY_ID
 from keb_domain.ports import (
+    BindingObserver,
     Cipher,
     Clock,
     ControlPlane,
     Gardener,
     IssuedCredentials,
+    NoBindingObserver,
     RuntimeClusters,
     StorageReads,
     UnitOfWorkFactory,
@@ -331,3 +335,61 @@ class BindingUseCases:
         async with self._uow() as uow:
             await uow.bindings.delete(binding.instance_id, binding.binding_id)
             await uow.commit()
+
+
+class BindingRequests:
+    """Bind and unbind as the platform asks for them: a bind gets ``timeout`` seconds to finish.
+
+    Binding is synchronous in OSB. A bind that takes longer than ``APP_BROKER_BINDING_CREATE_BINDING_TIMEOUT``
+    is answered with BindingTimeoutError (decisions.md §3: 503) and goes on in the background: repeating the
+    request returns the binding once it exists. Both are timed for the observer.
+    """
+
+    def __init__(
+        self,
+        bindings: BindingUseCases,
+        clock: Clock,
+        *,
+        timeout: float,
+        observer: BindingObserver | None = None,
+    ) -> None:
+        self._bindings = bindings
+        self._clock = clock
+        self.timeout = timeout
+        self._observer: BindingObserver = observer or NoBindingObserver()
+        self._tasks: set[asyncio.Task[BindingView]] = set()
+
+    def _milliseconds_since(self, started: datetime) -> float:
+        return (self._clock.now() - started).total_seconds() * 1000
+
+    async def bind(self, command: BindCommand) -> BindingView:
+        started = self._clock.now()
+        task = asyncio.ensure_future(self._bindings.bind(command))
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task[BindingView]) -> None:
+            self._tasks.discard(finished)
+            if finished.cancelled() or finished.exception() is not None:  # observed when nobody waits
+                return
+            self._observer.bound(
+                command.plan_id, self._milliseconds_since(started), finished.result().created
+            )
+
+        task.add_done_callback(done)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.timeout)
+        except TimeoutError:
+            raise BindingTimeoutError(
+                f"creating the binding takes longer than {self.timeout:g}s; it goes on in the background, "
+                "repeat the request to get it"
+            ) from None
+
+    async def unbind(self, instance_id: str, binding_id: str, *, service_id: str, plan_id: str) -> None:
+        started = self._clock.now()
+        await self._bindings.unbind(instance_id, binding_id, service_id=service_id, plan_id=plan_id)
+        self._observer.unbound(self._milliseconds_since(started))
+
+    async def drain(self) -> None:
+        """Wait for binds still running in the background (at shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
