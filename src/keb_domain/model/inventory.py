@@ -16,7 +16,14 @@ import attrs
 
 from keb_domain.model.binding import Binding
 from keb_domain.model.instance import ArchivedInstance, Instance
-from keb_domain.model.operation import Operation, OperationState, OperationType, started
+from keb_domain.model.operation import (
+    Operation,
+    OperationState,
+    OperationType,
+    first_provisioning,
+    latest_deprovisioning,
+    started,
+)
 from keb_domain.model.plans import PLANS_BY_ID
 
 MAX_PAGE_SIZE = 100  # APP_MAX_PAGINATION_PAGE
@@ -138,6 +145,70 @@ def derive_state(operations: Sequence[Operation]) -> RuntimeState:
             return RuntimeState.FAILED
         return RuntimeState.SUSPENDED
     return state
+
+
+# KEB's handler embeds only the newest 2 updates (numberOfUpgradeOperationsToReturn); the total counts all.
+UPDATES_SHOWN = 2
+
+
+@attrs.frozen
+class ShownOperations:
+    """Operations of one kind as ``/runtimes`` embeds them: the newest first, and how many there are."""
+
+    operations: tuple[Operation, ...]
+    total: int
+
+
+@attrs.frozen
+class RuntimeHistory:
+    """What ``/runtimes`` tells of a runtime's life (KEB's runtime handler): state and operations by kind."""
+
+    state: RuntimeState
+    modified_at: datetime
+    provisioning: Operation | None = None
+    deprovisioning: Operation | None = None
+    updates: ShownOperations | None = None
+    suspensions: ShownOperations | None = None
+    unsuspensions: ShownOperations | None = None
+
+
+def _shown(
+    operations: Sequence[Operation], last_only: bool, most: int | None = None
+) -> ShownOperations | None:
+    if not operations:
+        return None
+    newest = sorted(operations, key=lambda op: (op.created_at, op.id), reverse=True)
+    return ShownOperations(tuple(newest[:1] if last_only else newest[:most]), len(operations))
+
+
+def live_history(instance: Instance, operations: Sequence[Operation], *, last_only: bool) -> RuntimeHistory:
+    """A live runtime's history; ``last_only`` keeps the newest operation of each kind.
+
+    Operations that have not started are not part of the story (KEB skips them too).
+    """
+    begun = started(operations)
+    last = max(begun, key=lambda op: (op.updated_at, op.id), default=None)
+
+    def of_kind(name: str) -> list[Operation]:
+        return [op for op in begun if kind(op) == name]
+
+    return RuntimeHistory(
+        state=derive_state(begun),
+        modified_at=last.updated_at if last else instance.updated_at,
+        provisioning=first_provisioning(begun),
+        deprovisioning=latest_deprovisioning(begun),
+        updates=_shown(of_kind("update"), last_only, UPDATES_SHOWN),
+        suspensions=_shown(of_kind("suspension"), last_only),
+        unsuspensions=_shown(of_kind("unsuspension"), last_only),
+    )
+
+
+def archived_history(archived: ArchivedInstance) -> RuntimeHistory:
+    """A deprovisioned runtime's history: the archive keeps no operations."""
+    return RuntimeHistory(
+        state=RuntimeState.DEPROVISIONED,
+        modified_at=archived.last_deprovisioning_finished_at or archived.archived_at,
+    )
 
 
 @attrs.frozen
