@@ -14,7 +14,7 @@ from typing import Any, Protocol, Self
 
 import attrs
 
-from keb_domain.model.binding import Binding
+from keb_domain.model.binding import Binding, BindingIdentity
 from keb_domain.model.hap import CredentialsBindingInfo, LabelSelector
 from keb_domain.model.instance import ArchivedInstance, Instance
 from keb_domain.model.inventory import InfoRuntime, RuntimeFilter, RuntimesPage
@@ -362,9 +362,9 @@ class Gardener(Protocol):
 class RuntimeClusters(Protocol):
     """Each runtime's own API server, reached with the admin kubeconfig KIM keeps in KCP."""
 
-    async def ensure_binding_identity(self, runtime_id: str, name: str, labels: Mapping[str, str]) -> None:
-        """ServiceAccount (namespace ``kyma-system``), ClusterRole and ClusterRoleBinding named ``name``;
-        existing ones are kept."""
+    async def ensure_binding_identity(self, runtime_id: str, identity: BindingIdentity) -> None:
+        """The identity's ServiceAccount, its ClusterRole with the identity's rules, and the
+        ClusterRoleBinding between them, all named ``identity.name``; existing ones are kept."""
         ...
 
     async def request_token(self, runtime_id: str, name: str, expiration_seconds: int) -> IssuedCredentials:

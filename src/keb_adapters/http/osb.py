@@ -78,7 +78,7 @@ def platform_region(config: BrokerConfig, region: str | None) -> str:
 
 
 def osb_request_checks(config: BrokerConfig) -> Callable[[AnyRequest], Awaitable[None]]:
-    """The OSB router's ``before_request`` hook: version header, storable input, served platform region.
+    """The OSB router's ``before_request`` hook: version header and served platform region.
 
     Every OSB route carrying ``{region}`` refuses a platform region the configuration does not serve
     before any state is read, so no spelling of a region reaches another region's rules.

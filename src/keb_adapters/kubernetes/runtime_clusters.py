@@ -6,14 +6,14 @@ One client per call, as KEB does per bind: kubeconfigs rotate, and a binding is 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import yaml
 
 from keb_adapters.kubernetes.client import DEFAULT_TIMEOUT, KubeClient, call, parse_time
 from keb_domain.errors import ClusterAlreadyExistsError, ClusterError, ClusterNotFoundError
-from keb_domain.model.binding import BINDING_NAMESPACE, MANAGED_BY_LABELS
+from keb_domain.model.binding import BINDING_NAMESPACE, MANAGED_BY_LABELS, BindingIdentity
 from keb_domain.ports import ControlPlane, IssuedCredentials
 from keb_domain.secrets import Secret
 
@@ -36,29 +36,33 @@ class KubernetesRuntimeClusters:
         finally:
             await client.close()
 
-    async def ensure_binding_identity(self, runtime_id: str, name: str, labels: Mapping[str, str]) -> None:
-        metadata = {"name": name, "labels": dict(labels)}
+    async def ensure_binding_identity(self, runtime_id: str, identity: BindingIdentity) -> None:
+        name, namespace = identity.name, identity.namespace
+        metadata = {"name": name, "labels": dict(identity.labels)}
         cluster_role = {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
             "metadata": metadata,
-            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
+            "rules": [
+                {"apiGroups": list(r.api_groups), "resources": list(r.resources), "verbs": list(r.verbs)}
+                for r in identity.rules
+            ],
         }
         cluster_role_binding = {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRoleBinding",
             "metadata": metadata,
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": BINDING_NAMESPACE}],
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
         }
         async with self._cluster(runtime_id) as c:
             await _each(
                 ClusterAlreadyExistsError,  # a retry finds what an earlier attempt created
                 (
-                    f"create serviceaccount {BINDING_NAMESPACE}/{name}",
+                    f"create serviceaccount {namespace}/{name}",
                     lambda: c.core.create_namespaced_service_account(
-                        BINDING_NAMESPACE,
-                        {"metadata": {**metadata, "namespace": BINDING_NAMESPACE}},
+                        namespace,
+                        {"metadata": {**metadata, "namespace": namespace}},
                         _request_timeout=c.timeout,
                     ),
                 ),

@@ -25,6 +25,7 @@ from keb_domain.errors import (
     ClusterInvalidError,
     ClusterNotFoundError,
 )
+from keb_domain.model.binding import AccessRule, BindingIdentity
 from keb_domain.ports import Clock, IssuedCredentials
 from keb_domain.secrets import Secret
 
@@ -303,7 +304,7 @@ class MemoryGardener:
 @attrs.define
 class _RuntimeCluster:
     service_accounts: dict[str, str] = attrs.field(factory=dict)  # name -> uid
-    cluster_roles: set[str] = attrs.field(factory=set)
+    cluster_roles: dict[str, tuple[AccessRule, ...]] = attrs.field(factory=dict)  # name: its rules
     cluster_role_bindings: set[str] = attrs.field(factory=set)
     tokens: dict[str, tuple[str, str, datetime]] = attrs.field(factory=dict)  # token -> (sa, uid, expiry)
 
@@ -320,11 +321,11 @@ class MemoryRuntimeClusters:
         await self._kcp.get_runtime_kubeconfig(runtime_id)  # ClusterNotFoundError without a runtime
         return self.clusters.setdefault(runtime_id.lower(), _RuntimeCluster())
 
-    async def ensure_binding_identity(self, runtime_id: str, name: str, labels: Mapping[str, str]) -> None:
+    async def ensure_binding_identity(self, runtime_id: str, identity: BindingIdentity) -> None:
         cluster = await self._cluster(runtime_id)
-        cluster.service_accounts.setdefault(name, str(uuid.uuid4()))
-        cluster.cluster_roles.add(name)
-        cluster.cluster_role_bindings.add(name)
+        cluster.service_accounts.setdefault(identity.name, str(uuid.uuid4()))
+        cluster.cluster_roles.setdefault(identity.name, identity.rules)
+        cluster.cluster_role_bindings.add(identity.name)
 
     async def request_token(self, runtime_id: str, name: str, expiration_seconds: int) -> IssuedCredentials:
         cluster = await self._cluster(runtime_id)
@@ -343,7 +344,7 @@ class MemoryRuntimeClusters:
     async def delete_binding_identity(self, runtime_id: str, name: str) -> None:
         cluster = await self._cluster(runtime_id)
         cluster.cluster_role_bindings.discard(name)
-        cluster.cluster_roles.discard(name)
+        cluster.cluster_roles.pop(name, None)
         cluster.service_accounts.pop(name, None)
 
     def token_works(self, runtime_id: str, token: str) -> bool:

@@ -49,6 +49,34 @@ def binding_resource_name(binding_id: str) -> str:
     return f"{BINDING_NAME_PREFIX}{binding_id}"
 
 
+@attrs.frozen
+class AccessRule:
+    """One rule of a ClusterRole: these verbs on these resources of these API groups (``*``: all)."""
+
+    api_groups: tuple[str, ...]
+    resources: tuple[str, ...]
+    verbs: tuple[str, ...]
+
+
+# What a token binding's kubeconfig may do in its runtime: everything, as KEB's binding ClusterRole grants.
+BINDING_ACCESS = (AccessRule(api_groups=("*",), resources=("*",), verbs=("*",)),)
+
+
+@attrs.frozen
+class BindingIdentity:
+    """Who a token binding's kubeconfig is in the runtime: a ServiceAccount, and the ClusterRole (bound to
+    it by a ClusterRoleBinding of the same name) that says what it may do."""
+
+    name: str
+    namespace: str = BINDING_NAMESPACE
+    labels: Mapping[str, str] = attrs.field(factory=lambda: dict(MANAGED_BY_LABELS))
+    rules: tuple[AccessRule, ...] = BINDING_ACCESS
+
+    @classmethod
+    def of_binding(cls, binding_id: str) -> BindingIdentity:
+        return cls(name=binding_resource_name(binding_id))
+
+
 def check_nameable(binding_id: str, strategy: CredentialStrategy) -> None:
     """A token binding's id must make a valid Kubernetes name, or the cluster refuses it after we stored it.
 

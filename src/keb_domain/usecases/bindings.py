@@ -30,8 +30,8 @@ from keb_domain.errors import (
     UnprocessableError,
 )
 from keb_domain.model.binding import (
-    MANAGED_BY_LABELS,
     Binding,
+    BindingIdentity,
     BindingParameters,
     CredentialStrategy,
     ExpirationPolicy,
@@ -102,14 +102,14 @@ class CredentialIssuer:
     ) -> IssuedCredentials:
         if strategy is CredentialStrategy.GARDENER_ADMIN_KUBECONFIG:
             return await self._gardener.request_admin_kubeconfig(instance.shoot_name, expiration_seconds)
-        name = binding_resource_name(binding_id)
+        identity = BindingIdentity.of_binding(binding_id)
         admin = await self._kcp.get_runtime_kubeconfig(instance.runtime_id)
         try:
             endpoint = endpoint_from_admin_kubeconfig(admin)
         except ValueError as error:
             raise ClusterError(str(error)) from None
-        await self._clusters.ensure_binding_identity(instance.runtime_id, name, MANAGED_BY_LABELS)
-        token = await self._clusters.request_token(instance.runtime_id, name, expiration_seconds)
+        await self._clusters.ensure_binding_identity(instance.runtime_id, identity)
+        token = await self._clusters.request_token(instance.runtime_id, identity.name, expiration_seconds)
         kubeconfig = build_token_kubeconfig(instance.cluster_name, endpoint, token.secret.reveal())
         return IssuedCredentials(Secret(kubeconfig), token.expires_at)
 

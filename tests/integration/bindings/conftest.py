@@ -4,7 +4,7 @@ the Gardener and the runtime clusters behind it, and hand-written fakes that blo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 import attrs
@@ -16,7 +16,7 @@ from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, Mem
 from keb_adapters.memory.storage import MemoryStorage
 from keb_app.bootstrap import Storage, build_services
 from keb_domain.errors import ClusterError, ClusterUnavailableError
-from keb_domain.model.binding import Binding
+from keb_domain.model.binding import Binding, BindingIdentity
 from keb_domain.ports import IssuedCredentials
 from tests.integration.http.conftest import Broker, asgi_client, instance_path
 from tests.support import AWS, SERVICE, FakeClock, SequentialIds, settings_for_tests
@@ -86,11 +86,11 @@ class FakeRuntimeClusters:
         if self.unreachable:
             raise ClusterUnavailableError("the runtime's API server does not answer")
 
-    async def ensure_binding_identity(self, runtime_id: str, name: str, labels: Mapping[str, str]) -> None:
+    async def ensure_binding_identity(self, runtime_id: str, identity: BindingIdentity) -> None:
         """``identity_gate`` holds the call before anything exists in the runtime."""
         await self.identity_gate.pass_through()
         self._reach()
-        await self.inner.ensure_binding_identity(runtime_id, name, labels)
+        await self.inner.ensure_binding_identity(runtime_id, identity)
 
     async def request_token(self, runtime_id: str, name: str, expiration_seconds: int) -> IssuedCredentials:
         """The gate holds the answer: the token exists in the runtime before the broker receives it."""

@@ -18,6 +18,7 @@ from keb_adapters.kubernetes.gardener import KubernetesGardener
 from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
 from keb_app.landscape import FakeCluster, KimSimulator, KubeApiServer, skr_cluster_name
 from keb_domain.errors import ClusterNotFoundError
+from keb_domain.model.binding import BindingIdentity
 
 from .conftest import REQUEST_TIMEOUT
 from .support import MANAGED_BY, WireTap, calls, runtime_body
@@ -53,7 +54,7 @@ async def test_identity_is_created_as_service_account_cluster_role_binding_in_or
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """ensure_binding_identity POSTs the ServiceAccount, then the ClusterRole, then the ClusterRoleBinding."""
-    await runtime_clusters.ensure_binding_identity(RUNTIME, NAME, MANAGED_BY)
+    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     assert calls(skr) == [("POST", SA_PATH, 201), ("POST", CR_PATH, 201), ("POST", CRB_PATH, 201)]
 
 
@@ -61,7 +62,7 @@ async def test_service_account_is_in_kyma_system_with_the_managed_by_label(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """The ServiceAccount kyma-binding-{id} lives in kyma-system and carries KEB's managed-by label."""
-    await runtime_clusters.ensure_binding_identity(RUNTIME, NAME, MANAGED_BY)
+    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     account = skr.get("serviceaccounts", NAME, "kyma-system")
     assert account is not None
     assert account["metadata"]["labels"] == MANAGED_BY
@@ -71,7 +72,7 @@ async def test_cluster_role_grants_everything(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """The ClusterRole kyma-binding-{id} has the one rule */*/* and the managed-by label, as KEB grants."""
-    await runtime_clusters.ensure_binding_identity(RUNTIME, NAME, MANAGED_BY)
+    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     role = skr.get("clusterroles", NAME)
     assert role is not None
     assert role["rules"] == [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
@@ -82,7 +83,7 @@ async def test_cluster_role_binding_binds_the_role_to_the_service_account(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """The ClusterRoleBinding refers to the ClusterRole and to the ServiceAccount in kyma-system."""
-    await runtime_clusters.ensure_binding_identity(RUNTIME, NAME, MANAGED_BY)
+    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     binding = skr.get("clusterrolebindings", NAME)
     assert binding is not None
     assert binding["roleRef"] == {
@@ -99,7 +100,7 @@ async def test_existing_identity_objects_are_tolerated(
 ) -> None:
     """A ServiceAccount that exists already answers 409 AlreadyExists; the role and binding still follow."""
     skr.create("serviceaccounts", {"metadata": {"name": NAME, "namespace": "kyma-system"}})
-    await runtime_clusters.ensure_binding_identity(RUNTIME, NAME, MANAGED_BY)
+    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     assert calls(skr) == [("POST", SA_PATH, 409), ("POST", CR_PATH, 201), ("POST", CRB_PATH, 201)]
 
 
@@ -107,9 +108,9 @@ async def test_repeated_identity_creation_gets_three_conflicts(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """A retried ensure_binding_identity meets 409 on all three objects and succeeds."""
-    await runtime_clusters.ensure_binding_identity(RUNTIME, NAME, MANAGED_BY)
+    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     skr.clear_requests()
-    await runtime_clusters.ensure_binding_identity(RUNTIME, NAME, MANAGED_BY)
+    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     assert calls(skr) == [("POST", SA_PATH, 409), ("POST", CR_PATH, 409), ("POST", CRB_PATH, 409)]
 
 
@@ -117,7 +118,7 @@ async def test_token_request_asks_for_the_expiration(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The TokenRequest is POSTed to the ServiceAccount's token subresource with spec.expirationSeconds."""
-    await runtime_clusters.ensure_binding_identity(RUNTIME, NAME, MANAGED_BY)
+    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     tap = WireTap(skr, monkeypatch)
     await runtime_clusters.request_token(RUNTIME, NAME, 900)
     [body] = tap.bodies("POST", f"{SA_PATH}/{NAME}/token")
@@ -132,7 +133,7 @@ async def test_token_is_a_service_account_jwt_for_the_expiration(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """The token names the binding's ServiceAccount and lives exactly expirationSeconds (exp - iat)."""
-    await runtime_clusters.ensure_binding_identity(RUNTIME, NAME, MANAGED_BY)
+    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     issued = await runtime_clusters.request_token(RUNTIME, NAME, 900)
     claims = _jwt_claims(issued.secret.reveal())
     assert claims["sub"] == f"system:serviceaccount:kyma-system:{NAME}"
@@ -144,7 +145,7 @@ async def test_unbind_deletes_binding_then_role_then_service_account(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """delete_binding_identity DELETEs the ClusterRoleBinding, the ClusterRole and the ServiceAccount."""
-    await runtime_clusters.ensure_binding_identity(RUNTIME, NAME, MANAGED_BY)
+    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     skr.clear_requests()
     await runtime_clusters.delete_binding_identity(RUNTIME, NAME)
     assert calls(skr) == [
@@ -161,7 +162,7 @@ async def test_unbind_goes_on_past_objects_that_are_gone(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """A 404 on the ClusterRoleBinding does not stop the deletes of the ClusterRole and ServiceAccount."""
-    await runtime_clusters.ensure_binding_identity(RUNTIME, NAME, MANAGED_BY)
+    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     skr.delete("clusterrolebindings", NAME)
     skr.clear_requests()
     await runtime_clusters.delete_binding_identity(RUNTIME, NAME)
@@ -177,7 +178,7 @@ async def test_runtime_cluster_is_reached_with_the_kubeconfig_secret(
 ) -> None:
     """Every runtime-cluster call first reads kcp-system/kubeconfig-{runtime id} from KCP."""
     kcp.clear_requests()
-    await runtime_clusters.ensure_binding_identity(RUNTIME, NAME, MANAGED_BY)
+    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     assert calls(kcp) == [("GET", f"/api/v1/namespaces/kcp-system/secrets/kubeconfig-{RUNTIME}", 200)]
 
 

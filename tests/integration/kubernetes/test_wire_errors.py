@@ -15,6 +15,7 @@ from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
 from keb_app.landscape import FakeCluster, KimSimulator, KubeApiServer
 from keb_app.landscape.cluster import FaultAction
 from keb_domain.errors import ClusterForbiddenError, ClusterUnavailableError
+from keb_domain.model.binding import BindingIdentity
 
 from .conftest import REQUEST_TIMEOUT
 from .support import MANAGED_BY, RUNTIMES_PATH, calls, connections_closed, runtime_body
@@ -117,4 +118,6 @@ async def test_runtime_cluster_outage_is_unavailable(
     kim.step()
     api_server.cluster("skr-rt-1").inject_fault("POST", "/clusterroles$", 503)
     with pytest.raises(ClusterUnavailableError):
-        await runtime_clusters.ensure_binding_identity("rt-1", "kyma-binding-b1", MANAGED_BY)
+        await runtime_clusters.ensure_binding_identity(
+            "rt-1", BindingIdentity("kyma-binding-b1", labels=MANAGED_BY)
+        )
