@@ -22,9 +22,9 @@ from keb_adapters.http.wire import (
     Credentials,
     Empty,
     LastOperationResponse,
+    format_expires_at,
 )
 from keb_domain.errors import BindingNotFoundError
-from keb_domain.model.binding import format_expires_at
 from keb_domain.usecases.bindings import BindCommand, BindingRequests, BindingUseCases, BindingView
 
 BindingId = Annotated[str, PathParameter(description="The binding id chosen by the platform.")]

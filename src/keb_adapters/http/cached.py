@@ -18,6 +18,7 @@ from litestar import Request, Response
 from litestar.serialization import encode_json
 from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
 
+from keb_adapters.http.wire import catalog_body
 from keb_domain.model.catalog import build_catalog
 from keb_domain.usecases.config import BrokerConfig
 
@@ -89,7 +90,7 @@ class EncodedCatalogs:
     ) -> None:
         self._config = config
         self._limit = limit
-        self._build = build or (lambda c, region: build_catalog(c.policy, c.catalog, region))
+        self._build = build or (lambda c, region: catalog_body(build_catalog(c.policy, c.catalog, region)))
         self._encoded: OrderedDict[str, Encoded] = OrderedDict()
 
     def get(self, platform_region: str) -> Encoded:

@@ -18,6 +18,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_304_NOT_M
 
 from keb_adapters.http.cached import JSON, EncodedCatalogs, conditional
 from keb_adapters.http.docs import PROTECTED_RESPONSES, VERSION_HEADER
+from keb_adapters.http.errors import UnsupportedApiVersionError
 from keb_adapters.http.wire import (
     DeprovisionResponse,
     Empty,
@@ -30,7 +31,6 @@ from keb_adapters.http.wire import (
     UpdateRequest,
     UpdateResponse,
 )
-from keb_domain.errors import UnsupportedApiVersionError
 from keb_domain.model.instance import InstanceSummary
 from keb_domain.usecases.config import BrokerConfig
 from keb_domain.usecases.instances import (

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -191,12 +191,6 @@ class Binding:
 
     def with_credentials(self, encrypted: str, expires_at: datetime) -> Binding:
         return attrs.evolve(self, credentials=encrypted, expires_at=expires_at)
-
-
-def format_expires_at(moment: datetime) -> str:
-    """OSB ``metadata.expires_at``: UTC, one fractional digit, a literal ``Z`` (KEB's layout)."""
-    utc = moment.astimezone(UTC)
-    return f"{utc.strftime('%Y-%m-%dT%H:%M:%S')}.{utc.microsecond // 100000}Z"
 
 
 @attrs.frozen

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -76,9 +77,32 @@ def offered_plan(
     return plan if policy.is_available(plan, platform_region) else None
 
 
-def build_catalog(policy: RegionPolicy, settings: CatalogSettings, platform_region: str) -> dict[str, Any]:
-    """The ``GET /v2/catalog`` body for a platform region; plans sorted by name, as KEB."""
-    plans: list[dict[str, Any]] = []
+@attrs.frozen
+class OfferedPlan:
+    """A plan as a platform region's catalog offers it, with its JSON schemas (draft-04)."""
+
+    plan: Plan
+    create_schema: Mapping[str, Any]
+    update_schema: Mapping[str, Any]
+    updateable: bool  # plan upgrades are enabled and this plan may move to another
+    bindable: bool
+
+
+@attrs.frozen
+class Catalog:
+    """The one service, ``kymaruntime``, and the plans a platform region offers, sorted by name as KEB."""
+
+    plans: tuple[OfferedPlan, ...]
+    documentation_url: str
+    support_url: str
+    service_id: str = KYMA_SERVICE_ID
+    service_name: str = KYMA_SERVICE_NAME
+    description: str = SERVICE_DESCRIPTION
+
+
+def build_catalog(policy: RegionPolicy, settings: CatalogSettings, platform_region: str) -> Catalog:
+    """The catalog of a platform region: the enabled plans the region offers, sorted by name, as KEB."""
+    plans: list[OfferedPlan] = []
     for plan in sorted(ALL_PLANS, key=lambda p: p.name):
         if plan.name not in settings.enabled_plans:
             continue
@@ -89,42 +113,15 @@ def build_catalog(policy: RegionPolicy, settings: CatalogSettings, platform_regi
         upgradable = settings.plan_upgrades_enabled and bool(
             (policy.plans.get(plan.name) or None) and policy.plans[plan.name].upgradable_to
         )
-        entry: dict[str, Any] = {
-            "id": plan.id,
-            "name": plan.name,
-            "description": plan.display_name,
-            "metadata": {"displayName": plan.display_name},
-            "plan_updateable": upgradable,
-            "schemas": {
-                "service_instance": {
-                    "create": {"parameters": create},
-                    "update": {"parameters": update},
-                },
-            },
-        }
-        if settings.is_bindable(plan):
-            entry["bindable"] = True
-        plans.append(entry)
-    return {
-        "services": [
-            {
-                "id": KYMA_SERVICE_ID,
-                "name": KYMA_SERVICE_NAME,
-                "description": SERVICE_DESCRIPTION,
-                "bindable": False,
-                "instances_retrievable": True,
-                "bindings_retrievable": True,
-                "plan_updateable": False,
-                "allow_context_updates": True,
-                "tags": ["SAP", "Kyma"],
-                "metadata": {
-                    "displayName": "Kyma Environment",
-                    "longDescription": SERVICE_DESCRIPTION,
-                    "providerDisplayName": "SAP",
-                    "documentationUrl": settings.documentation_url,
-                    "supportUrl": settings.support_url,
-                },
-                "plans": plans,
-            }
-        ]
-    }
+        plans.append(
+            OfferedPlan(
+                plan=plan,
+                create_schema=create,
+                update_schema=update,
+                updateable=upgradable,
+                bindable=settings.is_bindable(plan),
+            )
+        )
+    return Catalog(
+        plans=tuple(plans), documentation_url=settings.documentation_url, support_url=settings.support_url
+    )

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from keb_adapters.http.wire import format_expires_at
 from keb_adapters.memory.storage import MemoryStorage
 from keb_domain.errors import ClusterUnavailableError
-from keb_domain.model.binding import binding_resource_name, format_expires_at
+from keb_domain.model.binding import binding_resource_name
 from tests.integration.bindings.conftest import (
     BindingBroker,
     bind_body,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from keb_domain.auth import Access, Principal, allows, required_access
+from keb_adapters.http.auth import required_access
+from keb_domain.auth import Access, Principal, allows
 
 # Every path family the broker serves or KEB's gateway names, with the rule §4 gives it.
 PATHS = [
