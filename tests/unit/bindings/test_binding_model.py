@@ -11,6 +11,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from keb_adapters.http.wire import format_expires_at
 from keb_domain.errors import InvalidRequestError
 from keb_domain.model.binding import (
     BindingParameters,
@@ -21,7 +22,6 @@ from keb_domain.model.binding import (
     build_token_kubeconfig,
     check_nameable,
     endpoint_from_admin_kubeconfig,
-    format_expires_at,
 )
 
 GARDENER = CredentialStrategy.GARDENER_ADMIN_KUBECONFIG
