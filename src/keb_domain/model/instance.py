@@ -165,16 +165,9 @@ class Instance:
         if latest_deprovisioning(operations) is not None:
             raise UnprocessableError("Unable to process an update of a deprovisioned instance")
         merged_context = {**self.context, **public_context(context or {})}
-        if self.is_trial and context and "active" in context:
-            wanted_active = context["active"] is not False
-            if wanted_active == self.suspended:
-                if wanted_active:
-                    return UpdateDecision(
-                        UpdateKind.UNSUSPEND, self._unsuspended(merged_context, operations, now)
-                    )
-                return UpdateDecision(
-                    UpdateKind.SUSPEND, attrs.evolve(self, context=merged_context, updated_at=now)
-                )
+        activity = self._activity_changed(context, merged_context, operations, now)
+        if activity is not None:
+            return activity
         merged = {**self.parameters, **parameters}
         if merged == dict(self.parameters) and plan_id == self.plan_id:
             running = [op for op in operations if op.type is OperationType.UPDATE and not op.state.is_final]
@@ -194,15 +187,28 @@ class Instance:
         )
         return UpdateDecision(UpdateKind.CHANGE, changed)
 
-    def _unsuspended(
-        self, context: Mapping[str, Any], operations: Sequence[Operation], now: datetime
-    ) -> Instance:
+    def _activity_changed(
+        self,
+        context: Mapping[str, Any] | None,
+        merged_context: Mapping[str, Any],
+        operations: Sequence[Operation],
+        now: datetime,
+    ) -> UpdateDecision | None:
+        """A trial's ``context.active`` flipped: false suspends it, true unsuspends it (KEB's trial model)."""
+        if not (self.is_trial and context and "active" in context):
+            return None
+        active = context["active"] is not False
+        if active != self.suspended:
+            return None  # already as asked
+        flipped = attrs.evolve(self, context=dict(merged_context), updated_at=now)
+        if not active:
+            return UpdateDecision(UpdateKind.SUSPEND, flipped)
         suspensions = [op for op in operations if op.is_suspension]
         if suspensions and suspensions[-1].state is OperationState.FAILED:
             raise UnprocessableError(
                 "Unable to unsuspend: the preceding suspension failed; suspend it again first"
             )
-        return attrs.evolve(self, context=dict(context), updated_at=now)
+        return UpdateDecision(UpdateKind.UNSUSPEND, flipped)
 
     def expire(self, now: datetime) -> Instance:
         """``PUT /expire/service_instance``: a trial or free runtime expires (once) and is suspended."""
