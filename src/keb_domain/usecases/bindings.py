@@ -214,7 +214,11 @@ class BindingUseCases:
             )
         if existing.in_progress:
             raise UnprocessableError("binding creation already in progress")
-        return BindingView(self._cipher.decrypt(existing.credentials), existing.expires_at, created=False)
+        return BindingView(
+            kubeconfig=self._cipher.decrypt(existing.credentials),
+            expires_at=existing.expires_at,
+            created=False,
+        )
 
     async def _create_credentials(self, instance: Instance, placeholder: Binding) -> BindingView:
         try:
@@ -233,7 +237,7 @@ class BindingUseCases:
                 stored.with_credentials(self._cipher.encrypt(issued.secret), issued.expires_at)
             )
             await uow.commit()
-        return BindingView(issued.secret, issued.expires_at, created=True)
+        return BindingView(kubeconfig=issued.secret, expires_at=issued.expires_at, created=True)
 
     async def _forget(self, placeholder: Binding) -> None:
         """Creation failed: drop the placeholder and what the cluster got, so a retry starts afresh."""
@@ -263,7 +267,9 @@ class BindingUseCases:
             raise BindingNotFoundError("Binding expired")
         if binding.in_progress:
             raise BindingNotFoundError("Binding creation in progress")
-        return BindingView(self._cipher.decrypt(binding.credentials), binding.expires_at)
+        return BindingView(
+            kubeconfig=self._cipher.decrypt(binding.credentials), expires_at=binding.expires_at
+        )
 
     async def exists(self, instance_id: str, binding_id: str) -> bool:
         """Binding last_operation: bindings are synchronous, so a binding that exists has succeeded."""
@@ -320,7 +326,7 @@ class BindingUseCases:
                     continue
                 removed.append(key)
             if len(expired) < batch:
-                return CleanupReport(tuple(removed), tuple(failed))
+                return CleanupReport(removed=tuple(removed), failed=tuple(failed))
             last = expired[-1]
             after = (last.expires_at, last.instance_id, last.binding_id)
 

@@ -231,7 +231,11 @@ class InstanceUseCases:
             **details,
         )
         await uow.operations.add(operation)
-        await uow.events.add(OperationEvent(instance_id, operation.id, "info", why, now))
+        await uow.events.add(
+            OperationEvent(
+                instance_id=instance_id, operation_id=operation.id, level="info", message=why, created_at=now
+            )
+        )
         return operation
 
     # --- provision --------------------------------------------------------------------------------
@@ -585,9 +589,9 @@ class InstanceUseCases:
         """
         polled = await self._reads.polled_operation(instance_id, operation_id)
         if polled is not None and polled.state is not None:
-            return OperationStatus(polled.state.osb_state, polled.description)
+            return OperationStatus(state=polled.state.osb_state, description=polled.description)
         if polled is not None and polled.archived:
-            return OperationStatus("succeeded", DEPROVISIONED_DESCRIPTION)
+            return OperationStatus(state="succeeded", description=DEPROVISIONED_DESCRIPTION)
         raise OperationNotFoundError("Operation not found")
 
     # --- expiration -------------------------------------------------------------------------------
