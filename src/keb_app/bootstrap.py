@@ -25,12 +25,18 @@ from keb_adapters.crypto import AesGcmCipher, local_secret_key
 from keb_adapters.files import private_directory
 from keb_adapters.http.bindings import BindingCreation
 from keb_adapters.kubernetes.client import KubeClient, LazyClient, listen_for_errors
-from keb_adapters.kubernetes.control_plane import KubernetesControlPlane, KubernetesRuntimeConfiguration
+from keb_adapters.kubernetes.control_plane import (
+    KubernetesControlPlane,
+    KubernetesMachineVolumeSizes,
+    KubernetesRuntimeConfiguration,
+    KubernetesSeedRegions,
+)
 from keb_adapters.kubernetes.gardener import KubernetesCredentialsBindings, KubernetesGardener
 from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
 from keb_adapters.memory.accounts import MemoryCredentialsBindings
 from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, MemoryRuntimeClusters
 from keb_adapters.memory.inventory import MemoryInventory
+from keb_adapters.memory.landscape_facts import MemoryMachineVolumeSizes, MemorySeedRegions
 from keb_adapters.memory.runtime_config import MemoryRuntimeConfiguration
 from keb_adapters.memory.statistics import MemoryStatistics
 from keb_adapters.memory.storage import MemoryStorage
@@ -62,9 +68,11 @@ from keb_domain.ports import (
     Gardener,
     IdGenerator,
     Inventory,
+    MachineVolumeSizes,
     OperationQueue,
     RuntimeClusters,
     RuntimeConfigurationSource,
+    SeedRegions,
     Statistics,
     StorageReads,
     UnitOfWork,
@@ -254,6 +262,8 @@ def build_services(
     cipher: Cipher | None = None,
     credentials_bindings: CredentialsBindings | None = None,
     runtime_configuration: RuntimeConfigurationSource | None = None,
+    seed_regions: SeedRegions | None = None,
+    volume_sizes: MachineVolumeSizes | None = None,
     run_engine: bool = True,
     idle_poll: float = 1.0,
     metrics: Metrics | None = None,
@@ -305,6 +315,8 @@ def build_services(
         runtime_configuration = runtime_configuration or KubernetesRuntimeConfiguration(
             kcp_client, settings.runtime_configuration_name
         )
+        seed_regions = seed_regions or KubernetesSeedRegions(kcp_client, settings.seeds_cache_name)
+        volume_sizes = volume_sizes or KubernetesMachineVolumeSizes(kcp_client, settings.kcr_config_map_name)
         gardener = gardener or KubernetesGardener(garden_client, settings.gardener_project)
         credentials_bindings = credentials_bindings or KubernetesCredentialsBindings(
             garden_client, settings.gardener_project
@@ -321,15 +333,19 @@ def build_services(
                 memory_pools.add(name, labels)
             credentials_bindings = memory_pools
         runtime_configuration = runtime_configuration or MemoryRuntimeConfiguration()
+        seed_regions = seed_regions or MemorySeedRegions()
+        volume_sizes = volume_sizes or MemoryMachineVolumeSizes()
     if (
         gardener is None
         or runtime_clusters is None
         or credentials_bindings is None
         or runtime_configuration is None
+        or seed_regions is None
+        or volume_sizes is None
     ):
         raise ConfigurationError(
             "a control plane other than the memory one needs Gardener, runtime clusters, "
-            "credentials bindings and the runtime configuration"
+            "credentials bindings, the runtime configuration, the seed regions and the volume sizes"
         )
     observer = Observers([OperationLog(), metrics])
     accounts = HyperscalerAccounts(settings.hap_rules, credentials_bindings)
@@ -342,6 +358,7 @@ def build_services(
         observer=observer,
         accounts=accounts,
         runtime_configuration=runtime_configuration,
+        volume_sizes=volume_sizes,
     )
     operation_engine = OperationEngine(
         storage,
@@ -361,6 +378,7 @@ def build_services(
         notify=operation_engine.wake,
         observer=observer,
         reads=storage,
+        seed_regions=seed_regions,
     )
     stop_listening = listen_for_errors(metrics.cluster_error)
 
@@ -423,6 +441,8 @@ def landscape_config(settings: Settings) -> LandscapeConfig:
         failing_subaccount_prefix=settings.local_failing_subaccount_prefix,
         pool_size=settings.local_pool_size,
         runtime_configuration_name=settings.runtime_configuration_name,
+        seeds_cache_name=settings.seeds_cache_name,
+        kcr_config_map_name=settings.kcr_config_map_name,
         log_level=settings.log_level,
         log_format=settings.log_format,
     )
