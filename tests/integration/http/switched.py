@@ -32,6 +32,14 @@ def the_runtime(broker: Broker) -> dict[str, Any]:
     return body
 
 
+async def refused_provisioning(broker: Broker, body: dict[str, Any]) -> str:
+    """PUT a provisioning that must be refused: 400 and no Runtime resource; returns the description."""
+    response = await broker.osb("PUT", "/oauth/v2/service_instances/inst-x", json=body)
+    assert response.status_code == 400, response.text
+    assert not broker.kcp.runtimes
+    return str(response.json()["description"])
+
+
 def aws(**parameters: Any) -> dict[str, Any]:
     return provision_body(AWS, {"name": "c", "region": "eu-central-1", **parameters})
 

@@ -10,7 +10,13 @@ import pytest
 from keb_adapters.memory.landscape_facts import MemorySeedRegions
 from keb_domain.model.plans import PLANS_BY_NAME, Provider
 from tests.integration.http.conftest import Broker, make_broker
-from tests.integration.http.switched import aws, controls_order, schema_properties, the_runtime
+from tests.integration.http.switched import (
+    aws,
+    controls_order,
+    refused_provisioning,
+    schema_properties,
+    the_runtime,
+)
 from tests.support import AWS, FREE, SERVICE, TRIAL
 
 AZURE_LITE = PLANS_BY_NAME["azure_lite"].id
@@ -50,23 +56,17 @@ async def test_outside_the_seed_regions_it_is_refused_with_the_regions_that_woul
     """us-west-2 has no seed: KEB's 400 lists the plan's regions that have one, in the cache's order."""
     body = aws(colocateControlPlane=True)
     body["parameters"]["region"] = "us-west-2"
-    response = await broker.osb("PUT", "/oauth/v2/service_instances/inst-x", json=body)
-    assert response.status_code == 400, response.text
-    assert response.json()["description"] == (
+    assert await refused_provisioning(broker, body) == (
         "cannot colocate the control plane in the us-west-2 region. Provider aws can have control planes "
         "in the following regions: [eu-central-1 us-east-1]"
     )
-    assert not broker.kcp.runtimes
 
 
 async def test_without_a_seeds_cache_nothing_can_be_colocated() -> None:
     """No ConfigMap (or no entry for the provider): no region qualifies, so the request is refused."""
     async for broker in make_broker():
-        response = await broker.osb(
-            "PUT", "/oauth/v2/service_instances/i", json=aws(colocateControlPlane=True)
-        )
-        assert response.status_code == 400, response.text
-        assert response.json()["description"].endswith("in the following regions: []")
+        description = await refused_provisioning(broker, aws(colocateControlPlane=True))
+        assert description.endswith("in the following regions: []")
 
 
 async def test_an_update_cannot_change_it(broker: Broker) -> None:

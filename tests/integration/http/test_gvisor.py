@@ -10,7 +10,14 @@ import pytest
 from keb_app.settings import Settings
 from keb_domain.errors import ConfigurationError
 from tests.integration.http.conftest import Broker, make_broker
-from tests.integration.http.switched import POOL, aws, controls_order, schema_properties, the_runtime
+from tests.integration.http.switched import (
+    POOL,
+    aws,
+    controls_order,
+    refused_provisioning,
+    schema_properties,
+    the_runtime,
+)
 from tests.support import AWS, FREE, SERVICE, TRIAL
 
 GVISOR_CRI = {"name": "containerd", "containerRuntimes": [{"type": "gvisor"}]}
@@ -93,10 +100,7 @@ async def test_a_global_account_not_whitelisted_is_refused(
     """KEB's validateGvisorAccess: 400 with KEB's message on create and on update, nothing written."""
     body = aws(**parameters)
     body["context"]["globalaccount_id"] = "ga-other"
-    response = await broker.osb("PUT", "/oauth/v2/service_instances/inst-x", json=body)
-    assert response.status_code == 400, response.text
-    assert response.json()["description"] == REFUSED
-    assert not broker.kcp.runtimes
+    assert await refused_provisioning(broker, body) == REFUSED
     other = aws()
     other["context"]["globalaccount_id"] = "ga-other"
     await broker.provisioned("inst-2", other)
