@@ -47,6 +47,7 @@ from keb_adapters.sql.statistics import SqlStatistics
 from keb_adapters.sql.storage import SqlStorage
 from keb_adapters.system import RandomIds, SystemClock
 from keb_app.engine import OperationEngine
+from keb_app.landscape.facts import SEED_REGIONS, built_in_volume_sizes
 from keb_app.landscape.local import LocalLandscape
 from keb_app.landscape.pools import local_pools
 from keb_app.landscape.shared import (
@@ -59,7 +60,9 @@ from keb_app.landscape.shared import (
 from keb_app.observe import Observers, OperationLog
 from keb_app.settings import Settings
 from keb_domain.auth import TokenVerifier
-from keb_domain.errors import ConfigurationError
+from keb_domain.errors import ClusterError, ConfigurationError
+from keb_domain.model.plans import Provider
+from keb_domain.model.volumes import VolumeSizeTable, missing_volume_sizes
 from keb_domain.ports import (
     Cipher,
     Clock,
@@ -333,8 +336,11 @@ def build_services(
                 memory_pools.add(name, labels)
             credentials_bindings = memory_pools
         runtime_configuration = runtime_configuration or MemoryRuntimeConfiguration()
-        seed_regions = seed_regions or MemorySeedRegions()
-        volume_sizes = volume_sizes or MemoryMachineVolumeSizes()
+        # What the local landscape seeds, so a memory broker behaves as `make run` does.
+        seed_regions = seed_regions or MemorySeedRegions(
+            {p: SEED_REGIONS[p.value] for p in Provider if p.value in SEED_REGIONS}
+        )
+        volume_sizes = volume_sizes or MemoryMachineVolumeSizes(VolumeSizeTable(built_in_volume_sizes()))
     if (
         gardener is None
         or runtime_clusters is None
@@ -347,6 +353,8 @@ def build_services(
             "a control plane other than the memory one needs Gardener, runtime clusters, "
             "credentials bindings, the runtime configuration, the seed regions and the volume sizes"
         )
+    if settings.broker.runtime.dynamic_volume_size:
+        startup.append(_volume_sizes_check(settings, volume_sizes))
     observer = Observers([OperationLog(), metrics])
     accounts = HyperscalerAccounts(settings.hap_rules, credentials_bindings)
     processor = OperationProcessor(
@@ -429,6 +437,27 @@ def _client_from_file(path: Path, timeout: float) -> LazyClient:
         return await KubeClient.from_kubeconfig(kubeconfig, timeout)
 
     return LazyClient(load)
+
+
+def _volume_sizes_check(
+    settings: Settings, volume_sizes: MachineVolumeSizes
+) -> Callable[[], Awaitable[None]]:
+    """KEB's start-up check of dynamic volume sizes: the ConfigMap exists and sizes every machine type."""
+    key = "APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED"
+    where = f"ConfigMap kcp-system/{settings.kcr_config_map_name} (APP_BROKER_KCR_CONFIG_MAP_NAME)"
+
+    async def check() -> None:
+        try:
+            table = await volume_sizes.volume_sizes()
+        except ClusterError as error:
+            raise ConfigurationError(f"{key}: cannot read the {where}: {error.description}") from None
+        if table is None:
+            raise ConfigurationError(f"{key}: the {where} does not exist")
+        missing = missing_volume_sizes(table, settings.broker.policy, settings.broker.catalog.enabled_plans)
+        if missing:
+            raise ConfigurationError(f"{key}: the {where} has no volume size for {', '.join(missing)}")
+
+    return check
 
 
 def landscape_config(settings: Settings) -> LandscapeConfig:

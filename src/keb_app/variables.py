@@ -311,7 +311,8 @@ _CATALOG = [
         "bool",
         "false",
         "Size each worker's volume by its machine type from the ConfigMap `APP_BROKER_KCR_CONFIG_MAP_NAME` "
-        "instead of the plan's `volumeSizeGb`; a machine type it lacks fails the operation.",
+        "instead of the plan's `volumeSizeGb`; startup stops unless it sizes every machine type of the "
+        "providers configuration (for enabled plans), as in KEB.",
     ),
     _v(
         "APP_PLANS_CONFIGURATION_FILE_PATH",

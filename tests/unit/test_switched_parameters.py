@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from keb_app.landscape.facts import built_in_volume_sizes
 from keb_domain.errors import InvalidParametersError
 from keb_domain.model.parameters import (
     check_access_control_list,
@@ -19,7 +20,7 @@ from keb_domain.model.parameters import (
     check_gvisor,
 )
 from keb_domain.model.plans import ALL_PLANS, PLANS_BY_NAME, Provider
-from keb_domain.model.volumes import VolumeSizeError, VolumeSizeTable
+from keb_domain.model.volumes import VolumeSizeError, VolumeSizeTable, missing_volume_sizes
 from tests.support import settings_for_tests
 
 AWS_PLAN = PLANS_BY_NAME["aws"]
@@ -148,3 +149,14 @@ def test_the_gvisor_whitelist_is_read_from_keb_s_file_format(tmp_path: Path) -> 
     path.write_text("whitelist:\n  - ga-1\n  - ga-2\n", encoding="utf-8")
     settings = settings_for_tests({"APP_GVISOR_WHITELISTED_GLOBAL_ACCOUNTS_FILE_PATH": str(path)})
     assert settings.broker.gvisor_allowed_global_accounts == {"ga-1", "ga-2"}
+
+
+def test_startup_names_each_machine_type_without_a_size() -> None:
+    """KEB's ValidateAllMachineTypes: the providers' machine types of enabled plans, as resolved, each once."""
+    broker = settings_for_tests().broker
+    sizes = built_in_volume_sizes()
+    assert missing_volume_sizes(VolumeSizeTable(sizes), broker.policy, broker.catalog.enabled_plans) == []
+    gcp = {m: s for m, s in sizes["gcp"].items() if m != "n2-standard-4"}
+    table = VolumeSizeTable({**sizes, "gcp": gcp, "azure": {}})
+    missing = missing_volume_sizes(table, broker.policy, {"gcp", "aws"})
+    assert missing == ["gcp/n2-standard-4"]

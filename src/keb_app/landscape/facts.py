@@ -5,7 +5,7 @@
 * ``consumption-reporter-config``: the default volume size of every machine type, read with
   ``APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED`` (KEB's ``scripts/testing/yaml/kcr-configmap.yaml`` shape); here
   each machine type of the built-in plans and providers configuration, as the Runtime resource names it,
-  with its plan's volume size.
+  with its plan's volume size (the provider's default for machines no plan offers).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def seeds_cache(name: str) -> JsonObject:
 
 
 def built_in_volume_sizes() -> dict[str, dict[str, int]]:
-    """GiB per provider and resolved machine type for every machine the built-in configuration offers."""
+    """GiB per provider and resolved machine type for every machine the built-in configuration names."""
     defaults = resources.files("keb_app.defaults")
     plans = parse_plans_configuration(yaml.safe_load(defaults.joinpath("plans.yaml").read_text("utf-8")))
     providers = parse_providers_configuration(
@@ -72,6 +72,11 @@ def built_in_volume_sizes() -> dict[str, dict[str, int]]:
         for machine in config.regular_machines + config.additional_machines:
             resolved = providers[plan_provider].resolve_machine(machine).lower()
             sizes.setdefault(plan_provider.value, {}).setdefault(resolved, size)
+    for provider, provider_config in providers.items():  # KEB checks every machine of the providers file
+        for machine in provider_config.machines:
+            sizes.setdefault(provider.value, {}).setdefault(
+                provider_config.resolve_machine(machine).lower(), PROVIDER_DEFAULTS[provider].volume_size_gb
+            )
     return sizes
 
 

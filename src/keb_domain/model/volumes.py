@@ -6,12 +6,13 @@ consumption reporter's configuration gives its machine type (KEB's ``internal/pr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import attrs
 
 from keb_domain.errors import KebError
-from keb_domain.model.plans import Provider
+from keb_domain.model.plans import PLANS_BY_NAME, Provider
+from keb_domain.model.regions import RegionPolicy
 
 
 class VolumeSizeError(KebError):
@@ -41,3 +42,26 @@ class VolumeSizeTable:
                 f'provider "{provider.value}"'
             )
         return size
+
+
+def missing_volume_sizes(
+    table: VolumeSizeTable, policy: RegionPolicy, enabled_plans: Iterable[str]
+) -> list[str]:
+    """KEB's start-up check (``ValidateAllMachineTypes`` over ``resolvedMachineTypesForKCR``): every machine
+    type the providers configuration names for a provider of an enabled plan, resolved through
+    ``machinesVersions``, needs a size. Returns ``provider/machine`` for each that has none, sorted."""
+    providers = {
+        plan.provider
+        for name in enabled_plans
+        if (plan := PLANS_BY_NAME.get(name)) is not None and plan.provider is not None
+    }
+    missing: set[str] = set()
+    for provider in providers:
+        config = policy.provider_config(provider)
+        for machine in config.machines:
+            resolved = config.resolve_machine(machine)
+            try:
+                table.size_gb(provider, resolved)
+            except VolumeSizeError:
+                missing.add(f"{provider.value}/{resolved}")
+    return sorted(missing)

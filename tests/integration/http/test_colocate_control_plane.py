@@ -64,7 +64,7 @@ async def test_outside_the_seed_regions_it_is_refused_with_the_regions_that_woul
 
 async def test_without_a_seeds_cache_nothing_can_be_colocated() -> None:
     """No ConfigMap (or no entry for the provider): no region qualifies, so the request is refused."""
-    async for broker in make_broker():
+    async for broker in make_broker(seed_regions=MemorySeedRegions()):
         description = await refused_provisioning(broker, aws(colocateControlPlane=True))
         assert description.endswith("in the following regions: []")
 

@@ -8,7 +8,11 @@ from typing import Any
 
 import pytest
 
+from keb_adapters.memory.clusters import MemoryControlPlane
 from keb_adapters.memory.landscape_facts import MemoryMachineVolumeSizes
+from keb_adapters.memory.storage import MemoryStorage
+from keb_app.bootstrap import build_services
+from keb_app.landscape.facts import built_in_volume_sizes
 from keb_app.settings import Settings
 from keb_domain.errors import ConfigurationError
 from keb_domain.model.volumes import VolumeSizeTable
@@ -21,12 +25,13 @@ from tests.integration.http.switched import (
     schema_properties,
     the_runtime,
 )
-from tests.support import AWS, AZURE, SERVICE, TRIAL, provision_body
+from tests.support import AWS, AZURE, SERVICE, TRIAL, FakeClock, provision_body, settings_for_tests
 
 DYNAMIC = {"APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED": "true"}
 LISTED = {**DYNAMIC, "APP_BROKER_ADDITIONAL_VOLUME_SIZE_GI_PLANS": "aws,trial"}
+BUILT_IN = built_in_volume_sizes()
 # KEB's KCR ConfigMap gives sizes per resolved machine type; m6i.4xlarge differs, as in KEB's test file.
-TABLE = VolumeSizeTable({"aws": {"m6i.large": 80, "m6i.4xlarge": 150, "m6i.xlarge": 0}})
+TABLE = VolumeSizeTable({**BUILT_IN, "aws": {**BUILT_IN["aws"], "m6i.4xlarge": 150}})
 
 
 @pytest.fixture
@@ -85,23 +90,27 @@ async def test_an_update_grows_the_volume(broker: Broker) -> None:
 
 
 @pytest.mark.parametrize(("machine", "message"), [("m6i.2xlarge", "not found"), ("m6i.xlarge", "zero")])
-async def test_a_machine_type_without_a_size_fails_the_operation(
-    broker: Broker, machine: str, message: str
-) -> None:
-    """KEB's lookupVolumeSize: a machine type missing from the table, or with size 0, fails provisioning."""
-    operation = await broker.provision("inst-1", aws(machineType=machine))
-    await broker.settle()
-    response = await broker.osb(
-        "GET", "/oauth/v2/service_instances/inst-1/last_operation", params={"operation": operation}
-    )
-    assert response.json()["state"] == "failed"
-    assert not broker.kcp.runtimes
+async def test_a_machine_type_without_a_size_fails_the_operation(machine: str, message: str) -> None:
+    """KEB's lookupVolumeSize: a machine type the table lost after start, or sized 0, fails provisioning."""
+    sizes = MemoryMachineVolumeSizes(TABLE)
+    async for broker in make_broker(DYNAMIC, volume_sizes=sizes):
+        aws_sizes = {m: s for m, s in BUILT_IN["aws"].items() if m != "m6i.2xlarge"}
+        sizes.table = VolumeSizeTable({"aws": {**aws_sizes, "m6i.xlarge": 0}})
+        operation = await broker.provision("inst-1", aws(machineType=machine))
+        await broker.settle()
+        response = await broker.osb(
+            "GET", "/oauth/v2/service_instances/inst-1/last_operation", params={"operation": operation}
+        )
+        assert response.json()["state"] == "failed"
+        assert message in response.json()["description"]
+        assert not broker.kcp.runtimes
 
 
 async def test_without_the_config_map_provisioning_waits_for_it() -> None:
-    """KEB retries a missing KCR ConfigMap; once it exists the runtime is created with its sizes."""
-    sizes = MemoryMachineVolumeSizes(None)
+    """KEB retries a KCR ConfigMap that went missing; once it is back the runtime gets its sizes."""
+    sizes = MemoryMachineVolumeSizes(TABLE)
     async for broker in make_broker(DYNAMIC, volume_sizes=sizes):
+        sizes.table = None
         operation = await broker.provision("inst-1", aws(machineType="m6i.4xlarge"))
         for _ in range(5):  # retried with backoff, still in progress
             broker.clock.advance(60)
@@ -136,6 +145,31 @@ async def test_refused_outside_the_listed_plans_and_the_bounds(
 ) -> None:
     """A plan not listed (main worker or pool), a negative or too large size: 400, nothing created."""
     assert message in await refused_provisioning(broker, provision_body(plan_id, {"name": "c", **parameters}))
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (None, "consumption-reporter-config (APP_BROKER_KCR_CONFIG_MAP_NAME) does not exist"),
+        (VolumeSizeTable({**BUILT_IN, "aws": {"m6i.large": 80}}), "no volume size for aws/"),
+    ],
+)
+async def test_startup_needs_a_size_for_every_machine_type(
+    table: VolumeSizeTable | None, message: str
+) -> None:
+    """KEB's ValidateAllMachineTypes: no ConfigMap, or a machine type of the providers file without a size,
+    stops startup naming the variable and what is missing."""
+    services = build_services(
+        settings_for_tests(DYNAMIC),
+        storage=MemoryStorage(),
+        control_plane=MemoryControlPlane(FakeClock()),
+        volume_sizes=MemoryMachineVolumeSizes(table),
+        run_engine=False,
+    )
+    with pytest.raises(ConfigurationError, match="APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED") as raised:
+        await services.start()
+    await services.stop()
+    assert message in str(raised.value)
 
 
 def test_the_plans_need_dynamic_volume_sizes() -> None:

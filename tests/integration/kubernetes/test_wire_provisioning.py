@@ -106,6 +106,9 @@ async def broker(
     runtime_configuration: KubernetesRuntimeConfiguration,
 ) -> AsyncIterator[WireBroker]:
     clock = FakeClock(datetime.now(UTC))
+    # What the local landscape seeds; dynamic volume sizes need theirs at startup.
+    kcp.create("configmaps", seeds_cache("gardener-seeds-cache"), "kcp-system")
+    kcp.create("configmaps", kcr_volume_sizes("consumption-reporter-config"), "kcp-system")
     services = build_services(
         settings_for_tests({"APP_OPERATION_POLL_INTERVAL": "10s", **broker_env}),
         storage=MemoryStorage(),
@@ -438,10 +441,9 @@ SWITCHED_ON = {
 
 @pytest.mark.parametrize("broker_env", [SWITCHED_ON])
 async def test_the_switched_parameters_reach_kim_in_keb_s_wire_shape(broker: WireBroker) -> None:
-    """Over HTTPS, with the ConfigMaps the local landscape seeds: enforceSeedLocation, the ACL, gVisor's CRI
+    """Over HTTPS, with the ConfigMaps the local landscape seeds (read at startup, then for each request and
+    Runtime resource): enforceSeedLocation, the ACL, gVisor's CRI
     and the machine type's volume plus additionalVolumeSizeGi, first on create, then changed by an update."""
-    broker.kcp.create("configmaps", seeds_cache("gardener-seeds-cache"), "kcp-system")
-    broker.kcp.create("configmaps", kcr_volume_sizes("consumption-reporter-config"), "kcp-system")
     parameters = {
         "name": "c",
         "region": "eu-central-1",
