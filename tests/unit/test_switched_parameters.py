@@ -152,7 +152,7 @@ def test_the_gvisor_whitelist_is_read_from_keb_s_file_format(tmp_path: Path) -> 
 
 
 def test_startup_names_each_machine_type_without_a_size() -> None:
-    """KEB's ValidateAllMachineTypes: the providers' machine types of enabled plans, as resolved, each once."""
+    """KEB's ValidateAllMachineTypes: the providers' machine types of enabled plans, resolved, each once."""
     broker = settings_for_tests().broker
     sizes = built_in_volume_sizes()
     assert missing_volume_sizes(VolumeSizeTable(sizes), broker.policy, broker.catalog.enabled_plans) == []
