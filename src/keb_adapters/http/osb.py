@@ -119,6 +119,7 @@ def response_labels(summary: InstanceSummary, broker_url: str) -> dict[str, str]
 
 
 def _metadata(summary: InstanceSummary | None, config: BrokerConfig) -> Metadata | None:
+    # The handlers read ``config`` from the use case: one dependency each, as the catalog handler has.
     return Metadata(labels=response_labels(summary, config.broker_url)) if summary is not None else None
 
 
@@ -237,7 +238,6 @@ class InstanceController(Controller):
         *,
         request: AnyRequest,
         instances: Instances,
-        config: Config,
         instance_id: InstanceId,
         region: Region = None,
     ) -> InstanceResponse:
@@ -248,7 +248,7 @@ class InstanceController(Controller):
             plan_id=view.plan_id,
             dashboard_url=view.dashboard_url or None,
             parameters=dict(view.parameters),
-            metadata=_metadata(view.summary, config),
+            metadata=_metadata(view.summary, instances.config),
         )
 
     @patch(
@@ -269,7 +269,6 @@ class InstanceController(Controller):
         self,
         *,
         instances: Instances,
-        config: Config,
         instance_id: InstanceId,
         data: JSONBody[UpdateRequest],
         region: Region = None,
@@ -285,7 +284,7 @@ class InstanceController(Controller):
                 accepts_incomplete=accepts_incomplete,
             )
         )
-        metadata = _metadata(result.summary, config)
+        metadata = _metadata(result.summary, instances.config)
         if result.operation_id is None:
             return Response(UpdateResponse(metadata=metadata), status_code=HTTP_200_OK)
         return Response(

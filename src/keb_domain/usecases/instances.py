@@ -201,6 +201,11 @@ class InstanceUseCases:
         self._notify = notify
         self._observer: OperationObserver = observer or NoObserver()
 
+    @property
+    def config(self) -> BrokerConfig:
+        """The settings the answers were decided with (the HTTP adapter words its labels with them)."""
+        return self._config
+
     def _accepted(self, operation: Operation, why: str) -> None:
         """After the commit: tell the observer, wake the workers."""
         self._observer.accepted(operation, why)
