@@ -11,7 +11,6 @@ import os
 import re
 import urllib.parse
 from collections.abc import Callable, Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +19,7 @@ import yaml
 
 from keb_adapters.sql.database import DatabaseTls
 from keb_app.variables import BY_NAME, UNREAD, VARIABLES, Variable
+from keb_domain import defaults
 from keb_domain.errors import ConfigurationError, PlatformRegionNotServedError
 from keb_domain.model.binding import ExpirationPolicy
 from keb_domain.model.catalog import CatalogSettings
@@ -221,15 +221,11 @@ def _refuse_unsupported(env: _Env, environ: Mapping[str, str]) -> None:
             env.errors.append(f"{unread.name}: {unread.reason}")
 
 
-def _load_yaml(key: str, path: str | None, default_resource: str) -> Any:
+def _load_yaml(key: str, path: str) -> Any:
     try:
-        if path:
-            return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        return yaml.safe_load(
-            resources.files("keb_app.defaults").joinpath(default_resource).read_text("utf-8")
-        )
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
-        raise ConfigurationError(f"{key}: cannot read {path or default_resource}: {error}") from None
+        raise ConfigurationError(f"{key}: cannot read {path}: {error}") from None
 
 
 def _plan_names(key: str, names: tuple[str, ...]) -> frozenset[str]:
@@ -359,7 +355,7 @@ def _hap_rules(env: _Env, enabled_plans: frozenset[str]) -> HapRules:
     path = env.text(key)
     entries: list[str] = list(DEFAULT_RULES)
     if path:
-        loaded = _load_yaml(key, path, "")
+        loaded = _load_yaml(key, path)
         if not isinstance(loaded, Mapping) or not isinstance(loaded.get("rule"), list):
             raise ConfigurationError(f"{key}: expected a mapping with a 'rule' list")
         entries = [str(entry) for entry in loaded["rule"]]
@@ -437,14 +433,24 @@ class Settings:
         providers_path = env.text("APP_PROVIDERS_CONFIGURATION_FILE_PATH")
         try:
             plans = parse_plans_configuration(
-                _load_yaml("APP_PLANS_CONFIGURATION_FILE_PATH", plans_path, "plans.yaml") or {}
+                (
+                    _load_yaml("APP_PLANS_CONFIGURATION_FILE_PATH", plans_path)
+                    if plans_path
+                    else defaults.plans_configuration()
+                )
+                or {}
             )
         except ConfigurationError as error:
             where = plans_path or "the built-in plans.yaml"
             raise ConfigurationError(f"APP_PLANS_CONFIGURATION_FILE_PATH ({where}): {error}") from None
         try:
             providers = parse_providers_configuration(
-                _load_yaml("APP_PROVIDERS_CONFIGURATION_FILE_PATH", providers_path, "providers.yaml") or {}
+                (
+                    _load_yaml("APP_PROVIDERS_CONFIGURATION_FILE_PATH", providers_path)
+                    if providers_path
+                    else defaults.providers_configuration()
+                )
+                or {}
             )
         except ConfigurationError as error:
             where = providers_path or "the built-in providers.yaml"
@@ -452,7 +458,7 @@ class Settings:
         trial = TrialRegionMapping()
         trial_path = env.text("APP_TRIAL_REGION_MAPPING_FILE_PATH")
         if trial_path:
-            mapping = _load_yaml("APP_TRIAL_REGION_MAPPING_FILE_PATH", trial_path, "")
+            mapping = _load_yaml("APP_TRIAL_REGION_MAPPING_FILE_PATH", trial_path)
             if not isinstance(mapping, Mapping):
                 raise ConfigurationError("APP_TRIAL_REGION_MAPPING_FILE_PATH: expected a mapping")
             trial = attrs.evolve(trial, platform_to_abstract={str(k): str(v) for k, v in mapping.items()})
@@ -510,7 +516,7 @@ class Settings:
         oidc = OidcConfig()
         oidc_path = env.text("APP_SKR_OIDC_DEFAULT_VALUES_YAML_FILE_PATH")
         if oidc_path:
-            raw_oidc = _load_yaml("APP_SKR_OIDC_DEFAULT_VALUES_YAML_FILE_PATH", oidc_path, "") or {}
+            raw_oidc = _load_yaml("APP_SKR_OIDC_DEFAULT_VALUES_YAML_FILE_PATH", oidc_path) or {}
             oidc = OidcConfig(
                 client_id=str(raw_oidc.get("clientID", oidc.client_id)),
                 issuer_url=str(raw_oidc.get("issuerURL", oidc.issuer_url)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -76,33 +77,85 @@ def offered_plan(
     return plan if policy.is_available(plan, platform_region) else None
 
 
-def build_catalog(policy: RegionPolicy, settings: CatalogSettings, platform_region: str) -> dict[str, Any]:
-    """The ``GET /v2/catalog`` body for a platform region; plans sorted by name, as KEB."""
-    plans: list[dict[str, Any]] = []
+@attrs.frozen
+class CatalogPlan:
+    """A plan as a platform region's catalog offers it, with its draft-04 JSON schemas."""
+
+    plan: Plan
+    create_schema: Mapping[str, Any]  # the provisioning parameters
+    update_schema: Mapping[str, Any]  # the parameters an update may change
+    bindable: bool
+    upgradable: bool  # OSB ``plan_updateable``: the plan may be changed to another by an update
+
+    @property
+    def id(self) -> str:
+        return self.plan.id
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+
+@attrs.frozen
+class Catalog:
+    """The plans one platform region offers, sorted by name (as KEB)."""
+
+    platform_region: str
+    plans: tuple[CatalogPlan, ...]
+
+    def plan(self, name_or_id: str) -> CatalogPlan | None:
+        """The offered plan with this name or id; None when the platform region does not offer it."""
+        return next((p for p in self.plans if name_or_id in (p.plan.name, p.plan.id)), None)
+
+
+def catalog_for(
+    policy: RegionPolicy, platform_region: str, settings: CatalogSettings | None = None
+) -> Catalog:
+    """The plans a platform region offers: enabled, with regions there, and their schemas.
+
+    ``platform_region`` is taken as written: pass ``policy.served_platform_region(name)`` for a name from
+    outside, which refuses names the policy does not serve. ``settings`` default: every plan, bindable.
+    """
+    settings = settings if settings is not None else CatalogSettings()
+    plans: list[CatalogPlan] = []
     for plan in sorted(ALL_PLANS, key=lambda p: p.name):
         if plan.name not in settings.enabled_plans:
             continue
         schemas = plan_schemas(policy, plan, platform_region, settings.schema_options)
         if schemas is None:
             continue
-        create, update = schemas
-        upgradable = settings.plan_upgrades_enabled and bool(
-            (policy.plans.get(plan.name) or None) and policy.plans[plan.name].upgradable_to
+        config = policy.plans.get(plan.name)
+        plans.append(
+            CatalogPlan(
+                plan=plan,
+                create_schema=schemas[0],
+                update_schema=schemas[1],
+                bindable=settings.is_bindable(plan),
+                upgradable=settings.plan_upgrades_enabled and bool(config and config.upgradable_to),
+            )
         )
+    return Catalog(platform_region, tuple(plans))
+
+
+def build_catalog(policy: RegionPolicy, settings: CatalogSettings, platform_region: str) -> dict[str, Any]:
+    """The ``GET /v2/catalog`` body for a platform region; plans sorted by name, as KEB."""
+    plans: list[dict[str, Any]] = []
+    for offered in catalog_for(policy, platform_region, settings).plans:
+        plan = offered.plan
         entry: dict[str, Any] = {
             "id": plan.id,
             "name": plan.name,
             "description": plan.display_name,
             "metadata": {"displayName": plan.display_name},
-            "plan_updateable": upgradable,
+            "plan_updateable": offered.upgradable,
             "schemas": {
                 "service_instance": {
-                    "create": {"parameters": create},
-                    "update": {"parameters": update},
+                    "create": {"parameters": offered.create_schema},
+                    "update": {"parameters": offered.update_schema},
                 },
             },
         }
-        if settings.is_bindable(plan):
+        if offered.bindable:
             entry["bindable"] = True
         plans.append(entry)
     return {
