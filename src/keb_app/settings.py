@@ -432,25 +432,21 @@ class Settings:
         plans_path = env.text("APP_PLANS_CONFIGURATION_FILE_PATH")
         providers_path = env.text("APP_PROVIDERS_CONFIGURATION_FILE_PATH")
         try:
-            plans = parse_plans_configuration(
-                (
-                    _load_yaml("APP_PLANS_CONFIGURATION_FILE_PATH", plans_path)
-                    if plans_path
-                    else defaults.plans_configuration()
-                )
-                or {}
+            plans = (
+                parse_plans_configuration(_load_yaml("APP_PLANS_CONFIGURATION_FILE_PATH", plans_path) or {})
+                if plans_path
+                else defaults.region_policy().plans
             )
         except ConfigurationError as error:
             where = plans_path or "the built-in plans.yaml"
             raise ConfigurationError(f"APP_PLANS_CONFIGURATION_FILE_PATH ({where}): {error}") from None
         try:
-            providers = parse_providers_configuration(
-                (
-                    _load_yaml("APP_PROVIDERS_CONFIGURATION_FILE_PATH", providers_path)
-                    if providers_path
-                    else defaults.providers_configuration()
+            providers = (
+                parse_providers_configuration(
+                    _load_yaml("APP_PROVIDERS_CONFIGURATION_FILE_PATH", providers_path) or {}
                 )
-                or {}
+                if providers_path
+                else defaults.region_policy().providers
             )
         except ConfigurationError as error:
             where = providers_path or "the built-in providers.yaml"
