@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import attrs
 import yaml
 
-from keb_adapters.sql.database import DatabaseTls
+from keb_adapters.sql.tls import DatabaseTls
 from keb_app.variables import BY_NAME, UNREAD, VARIABLES, Variable
 from keb_domain import defaults
 from keb_domain.errors import ConfigurationError, PlatformRegionNotServedError

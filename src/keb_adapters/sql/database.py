@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ssl
 from pathlib import Path
 from typing import Any
 
-import attrs
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -15,29 +13,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from keb_adapters.files import private_file
+from keb_adapters.sql.tls import DatabaseTls
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-@attrs.frozen
-class DatabaseTls:
-    """TLS to PostgreSQL with libpq's ``sslmode`` meanings and an optional CA file (``sslrootcert``)."""
-
-    mode: str  # allow, prefer, require, verify-ca, verify-full
-    root_cert: Path | None = None
-
-    def connect_args(self) -> dict[str, Any]:
-        """asyncpg's ``ssl`` argument: the mode itself, or a context checking against the CA file.
-
-        As libpq: ``verify-full`` checks the chain and the host name, ``verify-ca`` only the chain, and
-        ``require`` checks the chain when a CA file is given.
-        """
-        if self.root_cert is None or self.mode in ("allow", "prefer"):
-            return {"ssl": self.mode}
-        context = ssl.create_default_context(cafile=str(self.root_cert))
-        context.check_hostname = self.mode == "verify-full"
-        context.verify_mode = ssl.CERT_REQUIRED
-        return {"ssl": context}
 
 
 def _sqlite_file(url: str) -> Path | None:
