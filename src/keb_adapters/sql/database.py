@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from keb_adapters.files import private_file
-from keb_adapters.sql.tls import DatabaseTls
+from keb_adapters.sql.connection import DatabasePool, DatabaseTls
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -32,18 +32,23 @@ def create_engine(
     echo: bool = False,
     connect_args: dict[str, Any] | None = None,
     tls: DatabaseTls | None = None,
+    pool: DatabasePool | None = None,
 ) -> AsyncEngine:
     """An async engine; SQLite gets WAL and a busy timeout so a writer waits instead of failing.
 
     A SQLite file is created owner-only (0600) before SQLite opens it; SQLite gives its ``-wal`` and
     ``-shm`` files the database file's mode, so they are owner-only too.
     """
+    in_memory = url.startswith("sqlite") and _sqlite_file(url) is None  # one shared connection
+    pool_args = {} if in_memory else (pool or DatabasePool()).engine_args()
     if tls is not None and not url.startswith("sqlite"):
         connect_args = {**tls.connect_args(), **(connect_args or {})}
     if url.startswith("sqlite"):
         if (path := _sqlite_file(url)) is not None:
             private_file(path)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30, **(connect_args or {})})
+        engine = create_async_engine(
+            url, echo=echo, connect_args={"timeout": 30, **(connect_args or {})}, **pool_args
+        )
 
         @sa.event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -55,7 +60,7 @@ def create_engine(
         return engine
     # No pool_pre_ping (a round trip before every request): SqlStorage replaces a dropped connection
     # when its first statement fails, and SQLAlchemy then discards every older pooled connection.
-    return create_async_engine(url, echo=echo, connect_args=connect_args or {})
+    return create_async_engine(url, echo=echo, connect_args=connect_args or {}, **pool_args)
 
 
 def _alembic_config(connection: sa.Connection) -> Config:
