@@ -34,7 +34,7 @@ test: lint typecheck
 # The in-memory tests on both cores (pytest-xdist), without the plugins only integration tests use.
 UNIT_PLUGINS_OFF := -p no:schemathesis -p no:faker -p no:anyio
 unit: $(STAMP)
-	$(BIN)/pytest -q -n 2 $(UNIT_PLUGINS_OFF) tests/unit
+	$(BIN)/pytest -q -n 2 --dist worksteal $(UNIT_PLUGINS_OFF) tests/unit
 
 integration: $(STAMP)
 	$(BIN)/pytest -q tests/integration

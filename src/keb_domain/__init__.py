@@ -10,7 +10,7 @@ Regions and the catalog
     ``RegionPolicy`` (``RegionPolicy.from_keb_configuration(plans, providers)`` from KEB's YAML formats,
     parsed), ``default_region_policy()`` (the built-in configuration), ``default_plans_configuration()``,
     ``default_providers_configuration()``, ``catalog_for(policy, platform_region)`` -> ``Catalog`` of
-    ``CatalogPlan`` (plan, create/update JSON schemas), ``CatalogSettings``, ``SchemaOptions``,
+    ``OfferedPlan`` (plan, create/update JSON schemas), ``CatalogSettings``, ``SchemaOptions``,
     ``TrialRegionMapping``.
 EU Access
     ``is_eu_access(platform_region)``, ``EU_ACCESS_REGIONS`` (platform region -> its one provider and
@@ -46,7 +46,7 @@ from keb_domain.errors import (
     UnprocessableError,
 )
 from keb_domain.model.binding import BindingParameters, CredentialStrategy, ExpirationPolicy
-from keb_domain.model.catalog import Catalog, CatalogPlan, CatalogSettings, catalog_for
+from keb_domain.model.catalog import Catalog, CatalogSettings, OfferedPlan, catalog_for
 from keb_domain.model.configuration import TrialRegionMapping
 from keb_domain.model.inventory import RuntimeState, derive_state
 from keb_domain.model.operation import Operation, OperationState, OperationType
@@ -76,7 +76,6 @@ __all__ = [
     "PLANS_BY_NAME",
     "BindingParameters",
     "Catalog",
-    "CatalogPlan",
     "CatalogSettings",
     "ConfigurationError",
     "CredentialStrategy",
@@ -84,6 +83,7 @@ __all__ = [
     "InvalidParametersError",
     "InvalidRequestError",
     "KebError",
+    "OfferedPlan",
     "Operation",
     "OperationState",
     "OperationType",

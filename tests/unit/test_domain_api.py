@@ -36,7 +36,7 @@ def test_the_built_in_documents_are_fresh_copies() -> None:
 
 @given(policies, platform_regions)
 def test_the_catalog_value_is_what_the_catalog_body_publishes(policy: kd.RegionPolicy, region: str) -> None:
-    """Every CatalogPlan is a plan of the OSB catalog body, with the same schemas, in the same order."""
+    """Every OfferedPlan is a plan of the OSB catalog body, with the same schemas, in the same order."""
     settings = kd.CatalogSettings(plan_upgrades_enabled=True, bindable_plans=frozenset({"aws", "trial"}))
     (service,) = build_catalog(policy, settings, region)["services"]
     published: list[dict[str, Any]] = service["plans"]
@@ -47,7 +47,7 @@ def test_the_catalog_value_is_what_the_catalog_body_publishes(policy: kd.RegionP
         assert plan.create_schema == schemas["create"]["parameters"]
         assert plan.update_schema == schemas["update"]["parameters"]
         assert plan.bindable == entry.get("bindable", False)
-        assert plan.upgradable == entry["plan_updateable"]
+        assert plan.updateable == entry["plan_updateable"]
 
 
 def test_keb_format_configuration_builds_the_same_policy_as_its_parts() -> None:
