@@ -87,6 +87,14 @@ class OfferedPlan:
     updateable: bool  # plan upgrades are enabled and this plan may move to another
     bindable: bool
 
+    @property
+    def id(self) -> str:
+        return self.plan.id
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
 
 @attrs.frozen
 class Catalog:
@@ -99,9 +107,20 @@ class Catalog:
     service_name: str = KYMA_SERVICE_NAME
     description: str = SERVICE_DESCRIPTION
 
+    def plan(self, name_or_id: str) -> OfferedPlan | None:
+        """The offered plan with this name or id; None when the platform region does not offer it."""
+        return next((p for p in self.plans if name_or_id in (p.plan.name, p.plan.id)), None)
 
-def build_catalog(policy: RegionPolicy, settings: CatalogSettings, platform_region: str) -> Catalog:
-    """The catalog of a platform region: the enabled plans the region offers, sorted by name, as KEB."""
+
+def catalog_for(
+    policy: RegionPolicy, platform_region: str, settings: CatalogSettings | None = None
+) -> Catalog:
+    """The catalog of a platform region: the enabled plans the region offers, sorted by name, as KEB.
+
+    ``platform_region`` is taken as written: pass ``policy.served_platform_region(name)`` for a name from
+    outside, which refuses names the policy does not serve. ``settings`` default: every plan, bindable.
+    """
+    settings = settings if settings is not None else CatalogSettings()
     plans: list[OfferedPlan] = []
     for plan in sorted(ALL_PLANS, key=lambda p: p.name):
         if plan.name not in settings.enabled_plans:
@@ -109,16 +128,13 @@ def build_catalog(policy: RegionPolicy, settings: CatalogSettings, platform_regi
         schemas = plan_schemas(policy, plan, platform_region, settings.schema_options)
         if schemas is None:
             continue
-        create, update = schemas
-        upgradable = settings.plan_upgrades_enabled and bool(
-            (policy.plans.get(plan.name) or None) and policy.plans[plan.name].upgradable_to
-        )
+        config = policy.plans.get(plan.name)
         plans.append(
             OfferedPlan(
                 plan=plan,
-                create_schema=create,
-                update_schema=update,
-                updateable=upgradable,
+                create_schema=schemas[0],
+                update_schema=schemas[1],
+                updateable=settings.plan_upgrades_enabled and bool(config and config.upgradable_to),
                 bindable=settings.is_bindable(plan),
             )
         )
