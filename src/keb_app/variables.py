@@ -500,8 +500,8 @@ _LANDSCAPE = [
         "path",
         "",
         "YAML file with a `rule` list in KEB's HAP rule language (the chart's `hap.rule`); "
-        "empty: the chart's rules, built in, plus `alicloud`, `build-runtime-alicloud` and `gdch` (KEB's test "
-        "rules), which the chart leaves out.",
+        "empty: the chart's rules, built in, plus those of KEB's test rules for the plans the chart leaves "
+        "out (`build-runtime-*`, `alicloud`, `gdch`).",
     ),
     _v(
         "APP_RUNTIME_CONFIGURATION_CONFIG_MAP_NAME",

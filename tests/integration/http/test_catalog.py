@@ -87,7 +87,7 @@ async def test_a_disabled_plan_cannot_be_provisioned() -> None:
 
 
 async def test_the_new_plans_are_enabled_and_provisioned_through_app_broker_enable_plans() -> None:
-    """Enabled by name, alicloud, build-runtime-alicloud and gdch are listed and a provisioning is accepted."""
+    """Enabled by name, alicloud, build-runtime-alicloud and gdch are listed and provisioning is accepted."""
     async for broker in make_broker(env={"APP_BROKER_ENABLE_PLANS": "alicloud,build-runtime-alicloud,gdch"}):
         offered = plans(await catalog_of(broker, "/oauth/v2/catalog"))
         assert sorted(offered) == ["alicloud", "build-runtime-alicloud", "gdch"]
