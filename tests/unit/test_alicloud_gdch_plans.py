@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import pytest
 
 from keb_domain.errors import InvalidParametersError
@@ -128,6 +129,17 @@ def test_gdch_schemas_have_no_networking() -> None:
     assert properties["machineType"]["enum"] == GDCH_MACHINES
     assert properties["region"]["enum"] == ["us-west16"]
     assert properties["autoScalerMax"]["default"] == 20  # KEB's schema default, whatever gdch provisions
+
+
+def test_gdch_hides_colocation_and_gvisor_where_alicloud_offers_them() -> None:
+    """gdch's ``disableColocateControlPlane`` and ``disableGvisor`` hold with APP_BROKER_GVISOR_ENABLED on."""
+    options = attrs.evolve(default_config().catalog.schema_options, gvisor=True)
+    settings = attrs.evolve(default_config().catalog, schema_options=options)
+    plans = catalog_plans("cf-eu10", settings)
+    gdch = plans["gdch"]["schemas"]["service_instance"]["create"]["parameters"]["properties"]
+    alicloud = plans["alicloud"]["schemas"]["service_instance"]["create"]["parameters"]["properties"]
+    assert {"colocateControlPlane", "gvisor"} <= set(alicloud)
+    assert not {"colocateControlPlane", "gvisor"} & set(gdch)
 
 
 # --- Runtime resource -------------------------------------------------------------------------------
