@@ -43,7 +43,7 @@ from litestar.types.empty import Empty
 from litestar.utils.scope.state import ScopeState
 
 from keb_domain.errors import InvalidRequestError
-from keb_domain.usecases.instances import MAX_ID_LENGTH
+from keb_domain.model.provisioning import MAX_ID_LENGTH
 
 MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: a provision body is well under 2 KiB
 MAX_JSON_DEPTH = 32  # levels of objects and arrays, the body itself being level 1

@@ -26,26 +26,12 @@ from keb_domain.errors import (
     StorageConflictError,
     UnprocessableError,
 )
-from keb_domain.model.catalog import check_guid, offered_plan, require_plan, require_service
-from keb_domain.model.instance import Instance, is_external_licence, public_context
+from keb_domain.model.catalog import require_plan, require_service
+from keb_domain.model.instance import Instance, public_context
 from keb_domain.model.operation import Operation, OperationState, OperationType, first_provisioning
-from keb_domain.model.parameters import (
-    TRIAL_DROPPED_PARAMETERS,
-    check_access_control_list,
-    check_additional_volume_size,
-    check_audit_log_access_update,
-    check_colocation,
-    check_gvisor,
-    check_ingress_filtering,
-    check_internal_only_machines,
-    check_semantics,
-    check_size,
-    check_trial_parameters,
-    validate_against_schema,
-)
-from keb_domain.model.plans import PLANS_BY_ID, Plan, PlanKind, Provider
-from keb_domain.model.regions import EU_FORCED_REGION, is_eu_access
-from keb_domain.model.schemas import plan_schemas
+from keb_domain.model.parameters import check_colocation
+from keb_domain.model.plans import PLANS_BY_ID, Plan, PlanKind
+from keb_domain.model.provisioning import ValidProvisioning, validate_provisioning, validate_update
 from keb_domain.ports import (
     Clock,
     IdGenerator,
@@ -60,12 +46,6 @@ from keb_domain.ports import (
 from keb_domain.usecases.config import BrokerConfig
 
 DEPROVISIONED_DESCRIPTION = "Operation succeeded. The instance was deprovisioned."
-MAX_ID_LENGTH = 255  # ids are stored in varchar(255) columns, as in KEB's schema
-REQUIRED_CONTEXT = (
-    ("globalaccount_id", "global account ID"),
-    ("subaccount_id", "subaccount ID"),
-    ("user_id", "user ID"),
-)
 
 
 # --- commands and results ------------------------------------------------------------------------------
@@ -154,17 +134,6 @@ def request_digest(cmd: ProvisionCommand) -> str:
         default=str,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def check_context(context: Mapping[str, Any]) -> None:
-    for key, label in REQUIRED_CONTEXT:
-        value = context.get(key)
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidRequestError(f"context.{key}: the {label} must not be empty")
-        if len(value) > MAX_ID_LENGTH:
-            raise InvalidRequestError(
-                f"context.{key}: the {label} must be at most {MAX_ID_LENGTH} characters"
-            )
 
 
 def latest_deprovisioning(operations: list[Operation]) -> Operation | None:
@@ -263,144 +232,47 @@ class InstanceUseCases:
 
     # --- provision --------------------------------------------------------------------------------
 
-    def _validate_provisioning(self, cmd: ProvisionCommand) -> tuple[Plan, dict[str, Any], Provider, str]:
-        """All request checks that need no storage; returns the plan, parameters, provider, cluster region."""
-        config = self._config
-        require_service(cmd.service_id)
-        require_plan(cmd.plan_id)
-        check_guid("organization_guid", cmd.organization_guid)
-        check_guid("space_guid", cmd.space_guid)
-        plan = offered_plan(config.policy, config.catalog, cmd.plan_id, cmd.platform_region)
-        if plan is None:
-            raise InvalidRequestError(
-                f"plan_id: {cmd.plan_id!r} is not in the catalog of platform region {cmd.platform_region}"
-            )
-        check_context(cmd.context)
-        parameters = dict(cmd.parameters)
-        check_size(parameters)
-        schemas = plan_schemas(config.policy, plan, cmd.platform_region, config.catalog.schema_options)
-        if schemas is None:  # offered_plan() said it is offered; keep mypy and the reader honest
-            raise InvalidRequestError(f"plan_id: {cmd.plan_id!r} is not offered in {cmd.platform_region}")
-        check_ingress_filtering(
-            plan,
-            parameters,
-            config.catalog.schema_options.ingress_filtering_plans,
-            is_external_licence(cmd.context),
-        )
-        self._check_switched_parameters(plan, parameters, str(cmd.context.get("globalaccount_id", "")))
-        if plan.is_trial:
-            for dropped in TRIAL_DROPPED_PARAMETERS:  # KEB silently drops them for trial
-                parameters.pop(dropped, None)
-            check_trial_parameters(parameters)
-            schema_input = {k: v for k, v in parameters.items() if k not in ("region", "provider")}
-            validate_against_schema(schemas[0], schema_input)
-            provider = (
-                Provider.from_trial_parameter(str(parameters["provider"]))
-                if parameters.get("provider")
-                else config.policy.default_trial_provider
-            )
-            if is_eu_access(cmd.platform_region) and provider not in EU_FORCED_REGION:
-                raise InvalidParametersError(
-                    f"provider: {provider.keb_name} trials are not offered in the EU Access platform region "
-                    f"{cmd.platform_region}; choose {' or '.join(p.keb_name for p in EU_FORCED_REGION)}"
-                )
-            region_param = parameters.get("region")
-            cluster_region = config.policy.trial_cluster_region(
-                provider, cmd.platform_region, str(region_param) if region_param else None
-            )
-        else:
-            validate_against_schema(schemas[0], parameters)
-            if plan.is_free:
-                free_provider = config.policy.free_provider(cmd.platform_region)
-                if free_provider is None:
-                    raise InvalidRequestError(f"plan free is not offered in {cmd.platform_region}")
-                provider = free_provider
-                cluster_region = config.policy.free_cluster_region(
-                    provider, cmd.platform_region, str(parameters["region"])
-                )
-            else:
-                if plan.provider is None:
-                    raise InvalidRequestError(f"plan {plan.name} has no provider")
-                provider = plan.provider
-                cluster_region = str(parameters["region"])
-            check_semantics(
-                policy=config.policy,
-                plan=plan,
-                provider=provider,
-                cluster_region=cluster_region,
-                parameters=parameters,
-            )
-            if is_external_licence(cmd.context):
-                check_internal_only_machines(config.policy.plans.get(plan.name), parameters)
-            # Parameters the plan's schema does not name are accepted and dropped, as KEB's typed
-            # parameters drop them (APP_BROKER_REJECT_UNSUPPORTED_PARAMETERS refuses them instead).
-            known = schemas[0].get("properties", {})
-            parameters = {key: value for key, value in parameters.items() if key in known}
-        return plan, parameters, provider, cluster_region
-
-    def _check_switched_parameters(
-        self, plan: Plan, parameters: Mapping[str, Any], global_account_id: str
-    ) -> None:
-        """KEB's checks of the parameters its switches offer, on provisioning and update alike; they run
-        whether or not the plan's schema shows the parameter, as KEB's do."""
-        options = self._config.catalog.schema_options
-        check_additional_volume_size(plan, parameters, options.additional_volume_plans)
-        check_access_control_list(plan, parameters, options.acl_plans)
-        check_gvisor(parameters, global_account_id, self._config.gvisor_allowed_global_accounts)
-
-    async def _check_colocation(
-        self,
-        cmd: ProvisionCommand,
-        plan: Plan,
-        parameters: Mapping[str, Any],
-        provider: Provider,
-        region: str,
-    ) -> None:
+    async def _check_colocation(self, cmd: ProvisionCommand, valid: ValidProvisioning) -> None:
         """KEB's ``validateColocate``: a control plane can be colocated only where Gardener has a seed."""
-        if parameters.get("colocateControlPlane") is not True:
+        if valid.parameters.get("colocateControlPlane") is not True:
             return
-        seeds = await self._seed_regions.seed_regions(provider)
-        plan_regions = self._config.policy.allowed_regions(plan, cmd.platform_region)
-        check_colocation(provider, region, plan_regions, seeds)
+        seeds = await self._seed_regions.seed_regions(valid.provider)
+        plan_regions = self._config.policy.allowed_regions(valid.plan, cmd.platform_region)
+        check_colocation(valid.provider, valid.cluster_region, plan_regions, seeds)
 
     async def provision(self, cmd: ProvisionCommand) -> ProvisionResult:
         """Accept a provisioning request; the operation engine does the work.
 
         An identical repeat answers with the original operation; one that differs is a conflict.
         """
-        plan, parameters, provider, cluster_region = self._validate_provisioning(cmd)
-        await self._check_colocation(cmd, plan, parameters, provider, cluster_region)
+        valid = validate_provisioning(
+            self._config.policy,
+            plan_id=cmd.plan_id,
+            platform_region=cmd.platform_region,
+            parameters=cmd.parameters,
+            context=cmd.context,
+            catalog=self._config.catalog,
+            service_id=cmd.service_id,
+            organization_guid=cmd.organization_guid,
+            space_guid=cmd.space_guid,
+            gvisor_allowed_global_accounts=self._config.gvisor_allowed_global_accounts,
+        )
+        await self._check_colocation(cmd, valid)
         digest = request_digest(cmd)
         try:
-            return await self._provision(
-                cmd,
-                plan=plan,
-                parameters=parameters,
-                provider=provider,
-                cluster_region=cluster_region,
-                digest=digest,
-            )
+            return await self._provision(cmd, valid=valid, digest=digest)
         except StorageConflictError:
             # A concurrent identical PUT created the instance first; answer as a repeat would.
-            return await self._provision(
-                cmd,
-                plan=plan,
-                parameters=parameters,
-                provider=provider,
-                cluster_region=cluster_region,
-                digest=digest,
-            )
+            return await self._provision(cmd, valid=valid, digest=digest)
 
     async def _provision(
         self,
         cmd: ProvisionCommand,
         *,
-        plan: Plan,
-        parameters: dict[str, Any],
-        provider: Provider,
-        cluster_region: str,
+        valid: ValidProvisioning,
         digest: str,
     ) -> ProvisionResult:
+        plan = valid.plan
         now = self._clock.now()
         async with self._uow() as uow:
             existing = await uow.instances.get(cmd.instance_id)
@@ -435,14 +307,14 @@ class InstanceUseCases:
                 subaccount_id=str(cmd.context["subaccount_id"]),
                 user_id=str(cmd.context["user_id"]).lower(),
                 platform_region=cmd.platform_region,
-                provider=provider,
-                cluster_region=cluster_region,
+                provider=valid.provider,
+                cluster_region=valid.cluster_region,
                 shoot_name=self._ids.shoot_name(),
                 created_at=now,
                 updated_at=now,
-                parameters=parameters,
+                parameters=dict(valid.parameters),
                 context=public_context(cmd.context),
-                eu_access=is_eu_access(cmd.platform_region),
+                eu_access=valid.eu_access,
                 dashboard_url=self._dashboard_url(cmd.instance_id),
                 last_operation_id=operation.id,
             )
@@ -492,49 +364,6 @@ class InstanceUseCases:
 
     # --- update -----------------------------------------------------------------------------------
 
-    def _validate_update(
-        self, instance: Instance, plan: Plan, parameters: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """Check an update's parameters; returns those the update may change.
-
-        What the update schema does not name (``region``, ``networking``, ``modules``, or anything unknown)
-        is accepted, as KEB does, but not applied: storing it would show settings the runtime never got.
-        """
-        config = self._config
-        check_size(parameters)
-        schemas = plan_schemas(config.policy, plan, instance.platform_region, config.catalog.schema_options)
-        if schemas is None:
-            raise UnprocessableError(
-                f"plan {plan.name} is no longer offered in {instance.platform_region}; "
-                "the instance cannot be updated"
-            )
-        validate_against_schema(schemas[1], parameters)
-        check_semantics(
-            policy=config.policy,
-            plan=plan,
-            provider=instance.provider,
-            cluster_region=instance.cluster_region,
-            parameters=parameters,
-            previous=instance.parameters,
-        )
-        if is_external_licence(instance.context):
-            check_internal_only_machines(config.policy.plans.get(plan.name), parameters)
-        check_audit_log_access_update(plan, parameters, instance.parameters)
-        check_ingress_filtering(
-            plan,
-            parameters,
-            config.catalog.schema_options.ingress_filtering_plans,
-            is_external_licence(instance.context),
-        )
-        self._check_switched_parameters(plan, parameters, instance.global_account_id)
-        previous = instance.parameters.get("colocateControlPlane") is True
-        if "colocateControlPlane" in parameters and parameters["colocateControlPlane"] is not previous:
-            # KEB's update schema has no colocateControlPlane and its update drops it; keb refuses a change
-            # rather than accept it silently. The provisioned value may be sent back unchanged.
-            raise InvalidParametersError("colocateControlPlane cannot be changed after provisioning")
-        updatable = schemas[1].get("properties", {})
-        return {key: value for key, value in parameters.items() if key in updatable}
-
     def _target_plan(self, instance: Instance, plan_id: str | None) -> Plan:
         current = PLANS_BY_ID[instance.plan_id]
         if not plan_id or plan_id == instance.plan_id:
@@ -567,7 +396,20 @@ class InstanceUseCases:
             plan = self._target_plan(instance, cmd.plan_id)
             parameters = dict(cmd.parameters or {})
             if parameters:
-                parameters = self._validate_update(instance, plan, parameters)
+                parameters = dict(
+                    validate_update(
+                        self._config.policy,
+                        plan=plan,
+                        platform_region=instance.platform_region,
+                        provider=instance.provider,
+                        cluster_region=instance.cluster_region,
+                        parameters=parameters,
+                        previous=instance.parameters,
+                        context=instance.context,
+                        catalog=self._config.catalog,
+                        gvisor_allowed_global_accounts=self._config.gvisor_allowed_global_accounts,
+                    ).parameters
+                )
             if instance.is_expired:
                 if cmd.context and cmd.context.get("globalaccount_id"):
                     return UpdateResult(None, "", {})
