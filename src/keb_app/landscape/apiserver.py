@@ -27,17 +27,14 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from keb_app.landscape import _kubeconfig
+from keb_app.landscape._auth import Credentials, PresentedCertificate
 from keb_app.landscape._errors import ApiError, bad_request, unknown_resource
+from keb_app.landscape._faults import Fault
 from keb_app.landscape._pki import CertificateAuthority, IssuedCertificate, fingerprint_der
 from keb_app.landscape._resources import ResourceRegistry, default_registry
+from keb_app.landscape._routing import ApiRequest
 from keb_app.landscape._state import StateDirectory
-from keb_app.landscape.cluster import (
-    ApiRequest,
-    Credentials,
-    FakeCluster,
-    Fault,
-    PresentedCertificate,
-)
+from keb_app.landscape.cluster import FakeCluster
 
 JsonObject = dict[str, Any]
 
@@ -125,7 +122,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _send_json(self, status: int, body: JsonObject, headers: Iterable[tuple[str, str]] = ()) -> None:
-        data = json.dumps(body).encode("utf-8")
+        self._send_encoded(status, json.dumps(body).encode("utf-8"), headers)
+
+    def _send_encoded(self, status: int, data: bytes, headers: Iterable[tuple[str, str]] = ()) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -179,7 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
             error = ApiError(500, "InternalError", "Internal error occurred: the API double failed")
             self._send_json(500, error.to_status())
             return
-        self._send_json(response.status, response.body)
+        self._send_encoded(response.status, response.body)
 
     def _answer_fault(self, cluster: FakeCluster, fault: Fault, path: str, query: str) -> None:
         if fault.action in ("timeout", "drop"):
