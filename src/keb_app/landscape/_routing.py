@@ -31,7 +31,13 @@ from keb_app.landscape._subresources import Subresources
 
 JsonObject = dict[str, Any]
 
-_TYPE_FIELDS = ("kind", "apiVersion")
+
+def _without_type(item: JsonObject) -> JsonObject:
+    """A shallow copy without ``kind`` and ``apiVersion``."""
+    stripped = item.copy()
+    stripped.pop("kind", None)
+    stripped.pop("apiVersion", None)
+    return stripped
 
 
 @attrs.frozen
@@ -267,7 +273,7 @@ class Router:
         if not resource.custom:
             # Built-in list items carry no kind/apiVersion on the wire; CRD lists do. The items are the
             # stored objects: leave them as they are and encode shallow copies.
-            items = [{k: v for k, v in item.items() if k not in _TYPE_FIELDS} for item in items]
+            items = [_without_type(item) for item in items]
         return {
             "kind": resource.list_kind,
             "apiVersion": resource.api_version,

@@ -91,13 +91,16 @@ class ObjectStore:
         field_selector: str | None = None,
     ) -> list[JsonObject]:
         """The objects of ``namespace`` (all when empty) matching both selectors, by namespace and name."""
-        labels_match = parse_label_selector(label_selector)
-        fields_match = parse_field_selector(field_selector)
-        return [
-            o
-            for (ns, _), o in sorted(self._bucket(resource).items())
-            if (not namespace or ns == namespace) and labels_match(_labels(o)) and fields_match(o)
+        selected = [
+            o for (ns, _), o in sorted(self._bucket(resource).items()) if not namespace or ns == namespace
         ]
+        if label_selector:
+            labels_match = parse_label_selector(label_selector)
+            selected = [o for o in selected if labels_match(_labels(o))]
+        if field_selector:
+            fields_match = parse_field_selector(field_selector)
+            selected = [o for o in selected if fields_match(o)]
+        return selected
 
     def resource_versions(self, resource: ResourceType, namespace: str) -> dict[str, str]:
         return {
