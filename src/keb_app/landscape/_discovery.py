@@ -1,4 +1,5 @@
-"""Discovery documents and ``kubectl get`` tables, so kubectl can talk to the double.
+"""Discovery and OpenAPI documents (and which one a path names) and ``kubectl get`` tables, so kubectl
+can talk to the double.
 
 kubectl resolves resource names through legacy discovery (``/api``, ``/apis``, ``/apis/{g}/{v}``) when the
 server does not offer aggregated discovery, and asks list/get calls for ``meta.k8s.io/v1`` Tables.
