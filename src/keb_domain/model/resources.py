@@ -19,10 +19,13 @@ from keb_domain.model.instance import Instance, is_external_licence
 from keb_domain.model.plans import Plan, PlanKind, Provider
 from keb_domain.model.regions import RegionPolicy
 from keb_domain.model.schemas import DEFAULT_NODES_CIDR, DEFAULT_PODS_CIDR, DEFAULT_SERVICES_CIDR
+from keb_domain.model.volumes import VolumeSizeTable
 
 RUNTIME_API_VERSION = "infrastructuremanager.kyma-project.io/v1"
 KYMA_API_VERSION = "operator.kyma-project.io/v1beta2"
 MAIN_WORKER = "cpu-worker-0"
+# KEB's ``workers.ToGardenerCRI``: the container runtime of a worker with ``gvisor.enabled``.
+GVISOR_CRI: Mapping[str, Any] = {"name": "containerd", "containerRuntimes": [{"type": "gvisor"}]}
 
 DEFAULT_KYMA_TEMPLATE: Mapping[str, Any] = {
     "apiVersion": KYMA_API_VERSION,
@@ -97,6 +100,8 @@ class RuntimeDefaults:
     ingress_filtering_plans: frozenset[str] = (
         frozenset()
     )  # APP_INFRASTRUCTURE_MANAGER_INGRESS_FILTERING_PLANS
+    # APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED: volumes sized by machine type from the KCR ConfigMap
+    dynamic_volume_size: bool = False
     oidc: OidcConfig = attrs.field(factory=OidcConfig)
     kyma_template: Mapping[str, Any] = attrs.field(factory=lambda: copy.deepcopy(DEFAULT_KYMA_TEMPLATE))
 
@@ -190,6 +195,7 @@ def _worker(
     defaults: ProviderDefaults,
     volume_size_gb: int,
     runtime: RuntimeDefaults,
+    gvisor: Any = None,
 ) -> dict[str, Any]:
     machine_spec: dict[str, Any] = {"type": machine}
     if runtime.machine_image:
@@ -197,7 +203,7 @@ def _worker(
     volume: dict[str, Any] = {"size": f"{volume_size_gb}Gi"}
     if defaults.disk_type:
         volume["type"] = defaults.disk_type
-    return {
+    worker: dict[str, Any] = {
         "name": name,
         "machine": machine_spec,
         "minimum": minimum,
@@ -207,16 +213,30 @@ def _worker(
         "zones": zones,
         "volume": volume,
     }
+    if isinstance(gvisor, Mapping) and gvisor.get("enabled") is True:
+        worker["cri"] = copy.deepcopy(dict(GVISOR_CRI))
+    return worker
+
+
+def _additional_gi(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def workers(
-    instance: Instance, plan: Plan, policy: RegionPolicy, runtime: RuntimeDefaults
+    instance: Instance,
+    plan: Plan,
+    policy: RegionPolicy,
+    runtime: RuntimeDefaults,
+    volume_sizes: VolumeSizeTable | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The main worker ``cpu-worker-0`` and the additional pools, from the instance's parameters.
 
-    As KEB: the plan's ``volumeSizeGb`` replaces the provider's volume size, machine types go through the
-    provider's ``machinesVersions``, and an additional pool whose machine family
-    ``regionsSupportingMachine`` lists zones for the region is placed in those zones.
+    As KEB: the plan's ``volumeSizeGb`` replaces the provider's volume size, or with ``volume_sizes``
+    (dynamic volume sizes) each worker's machine type decides it; ``additionalVolumeSizeGi`` is added on
+    top; machine types go through the provider's ``machinesVersions``; an additional pool whose machine
+    family ``regionsSupportingMachine`` lists zones for the region is placed in those zones; ``gvisor``
+    gives a worker gVisor as container runtime. Raises VolumeSizeError for a machine type the dynamic
+    volume sizes do not know.
     """
     provider = instance.provider
     defaults = PROVIDER_DEFAULTS[provider]
@@ -227,6 +247,11 @@ def workers(
     bounds = plan.autoscaler
     config = policy.plans.get(plan.name)
     volume_size_gb = (config.volume_size_gb if config else None) or defaults.volume_size_gb
+
+    def volume(resolved_machine: str, additional: Any) -> int:
+        base = volume_sizes.size_gb(provider, resolved_machine) if volume_sizes else volume_size_gb
+        return base + _additional_gi(additional)
+
     if bounds is None:  # trial and free: one fixed node
         machine, minimum, maximum, zone_count = defaults.small_machine, 1, 1, 1
     else:
@@ -237,30 +262,34 @@ def workers(
         minimum = int(params.get("autoScalerMin", bounds.default_min))
         maximum = int(params.get("autoScalerMax", bounds.default_max))
         zone_count = 3 if plan.kind is PlanKind.STANDARD and runtime.multi_zone else 1
+    resolved = provider_config.resolve_machine(machine)
     main = _worker(
         name=MAIN_WORKER,
-        machine=provider_config.resolve_machine(machine),
+        machine=resolved,
         minimum=minimum,
         maximum=maximum,
         zones=zone_names(provider, region, region_zones, zone_count),
         defaults=defaults,
-        volume_size_gb=volume_size_gb,
+        volume_size_gb=volume(resolved, params.get("additionalVolumeSizeGi")),
         runtime=runtime,
+        gvisor=params.get("gvisor"),
     )
     extra: list[dict[str, Any]] = []
     for pool in params.get("additionalWorkerNodePools") or []:
         ha = bool(pool.get("haZones", True)) and plan.kind is PlanKind.STANDARD
         pool_machine = str(pool["machineType"])
         pool_zones = provider_config.available_zones(pool_machine, region) or region_zones
+        pool_resolved = provider_config.resolve_machine(pool_machine)
         worker = _worker(
             name=str(pool["name"]),
-            machine=provider_config.resolve_machine(pool_machine),
+            machine=pool_resolved,
             minimum=int(pool.get("autoScalerMin", 3)),
             maximum=int(pool.get("autoScalerMax", 20)),
             zones=zone_names(provider, region, pool_zones, 3 if ha else 1),
             defaults=defaults,
-            volume_size_gb=volume_size_gb,
+            volume_size_gb=volume(pool_resolved, pool.get("additionalVolumeSizeGi")),
             runtime=runtime,
+            gvisor=pool.get("gvisor"),
         )
         for key in ("labels", "annotations", "taints"):
             if pool.get(key):
@@ -282,11 +311,25 @@ def _purpose(plan: Plan, runtime: RuntimeDefaults) -> str:
     return "evaluation" if plan.kind in (PlanKind.TRIAL, PlanKind.FREE) else runtime.default_purpose
 
 
+def _access_control_list(parameters: Mapping[str, Any]) -> list[str] | None:
+    """``accessControlList.allowedCIDRs``; None when the parameter was never given."""
+    acl = parameters.get("accessControlList")
+    if not isinstance(acl, Mapping):
+        return None
+    return [str(cidr) for cidr in acl.get("allowedCIDRs") or []]
+
+
 def build_runtime(
-    instance: Instance, plan: Plan, runtime_id: str, policy: RegionPolicy, runtime: RuntimeDefaults
+    instance: Instance,
+    plan: Plan,
+    runtime_id: str,
+    policy: RegionPolicy,
+    runtime: RuntimeDefaults,
+    *,
+    volume_sizes: VolumeSizeTable | None = None,
 ) -> dict[str, Any]:
-    """The Runtime CR that asks KIM for this instance's cluster."""
-    main, extra = workers(instance, plan, policy, runtime)
+    """The Runtime CR that asks KIM for this instance's cluster (``volume_sizes``: see ``workers``)."""
+    main, extra = workers(instance, plan, policy, runtime, volume_sizes)
     networking_param = instance.parameters.get("networking") or {}
     networking: dict[str, Any] = {
         "type": "calico",
@@ -305,7 +348,8 @@ def build_runtime(
         "platformRegion": instance.platform_region,
         "region": instance.cluster_region,
         "secretBindingName": instance.credentials_binding,  # claimed from the HAP pool
-        "enforceSeedLocation": False,
+        # KEB's create_runtime_resource_step: the ``colocateControlPlane`` parameter.
+        "enforceSeedLocation": instance.parameters.get("colocateControlPlane") is True,
         "networking": networking,
         "kubernetes": {
             "version": runtime.kubernetes_version,
@@ -313,6 +357,11 @@ def build_runtime(
         },
         "provider": provider_spec,
     }
+    # KEB's createKubernetesConfiguration: an ACL whenever the parameter was given, even with no CIDR; KEB's
+    # ``allowedCIDRs`` is ``omitempty``.
+    allowed = _access_control_list(instance.parameters)
+    if allowed is not None:
+        shoot["kubernetes"]["kubeAPIServer"]["acl"] = {"allowedCIDRs": allowed} if allowed else {}
     # KEB gives the configured failure tolerance to the multi-zone (standard) plans only; trial, free and
     # azure_lite control planes are never highly available.
     if runtime.control_plane_failure_tolerance and plan.kind is PlanKind.STANDARD:
@@ -347,14 +396,20 @@ def build_runtime(
 
 
 def apply_update(
-    current: Mapping[str, Any], instance: Instance, plan: Plan, policy: RegionPolicy, runtime: RuntimeDefaults
+    current: Mapping[str, Any],
+    instance: Instance,
+    plan: Plan,
+    policy: RegionPolicy,
+    runtime: RuntimeDefaults,
+    *,
+    volume_sizes: VolumeSizeTable | None = None,
 ) -> dict[str, Any]:
     """The existing Runtime CR with the fields an update may change rewritten from the instance.
 
     Everything else (network, region, server-owned metadata such as ``resourceVersion``) is kept, so the
     PUT is a faithful optimistic-concurrency write (KEB's ``update_runtime_step.go``).
     """
-    desired = build_runtime(instance, plan, instance.runtime_id, policy, runtime)
+    desired = build_runtime(instance, plan, instance.runtime_id, policy, runtime, volume_sizes=volume_sizes)
     updated = copy.deepcopy(dict(current))
     shoot = updated.setdefault("spec", {}).setdefault("shoot", {})
     desired_shoot = desired["spec"]["shoot"]
@@ -364,9 +419,14 @@ def apply_update(
         provider_spec["additionalWorkers"] = desired_shoot["provider"]["additionalWorkers"]
     else:
         provider_spec.pop("additionalWorkers", None)
-    shoot.setdefault("kubernetes", {}).setdefault("kubeAPIServer", {})["additionalOidcConfig"] = (
-        desired_shoot["kubernetes"]["kubeAPIServer"]["additionalOidcConfig"]
-    )
+    api_server = shoot.setdefault("kubernetes", {}).setdefault("kubeAPIServer", {})
+    api_server["additionalOidcConfig"] = desired_shoot["kubernetes"]["kubeAPIServer"]["additionalOidcConfig"]
+    # KEB's updateACL: the CIDRs given replace the ACL; an empty list removes it.
+    allowed = _access_control_list(instance.parameters)
+    if allowed:
+        api_server["acl"] = {"allowedCIDRs": allowed}
+    elif allowed is not None:
+        api_server.pop("acl", None)
     updated["spec"]["security"] = desired["spec"]["security"]
     if desired["spec"].get("auditLogAccessEnabled"):
         updated["spec"]["auditLogAccessEnabled"] = True  # never switched off again

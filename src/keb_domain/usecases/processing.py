@@ -44,10 +44,12 @@ from keb_domain.model.resources import (
     resource_name,
 )
 from keb_domain.model.runtime_config import RuntimeConfigurationError, kyma_template
+from keb_domain.model.volumes import VolumeSizeError, VolumeSizeTable
 from keb_domain.ports import (
     Clock,
     ControlPlane,
     IdGenerator,
+    MachineVolumeSizes,
     NoObserver,
     OperationEvent,
     OperationObserver,
@@ -154,7 +156,9 @@ class OperationProcessor:
         observer: OperationObserver | None = None,
         accounts: HyperscalerAccounts,
         runtime_configuration: RuntimeConfigurationSource,
+        volume_sizes: MachineVolumeSizes,
     ) -> None:
+        """``volume_sizes`` is read when ``APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED`` is on."""
         self._uow = uow
         self._kcp = control_plane
         self._clock = clock
@@ -165,6 +169,7 @@ class OperationProcessor:
         self._seen: set[str] = set()  # operations this process has worked on, to tell resumed ones
         self._accounts = accounts
         self._runtime_configuration = runtime_configuration
+        self._volume_sizes = volume_sizes
 
     # --- the loop ---------------------------------------------------------------------------------
 
@@ -416,11 +421,29 @@ class OperationProcessor:
 
         return Proceed(effect=remember)
 
+    async def _dynamic_volume_sizes(self) -> VolumeSizeTable | None:
+        """KEB's KCR volume sizes, read now (an edited ConfigMap applies without a restart); None when the
+        switch is off. A missing ConfigMap is retried, as KEB retries it."""
+        if not self._config.runtime.dynamic_volume_size:
+            return None
+        table = await self._volume_sizes.volume_sizes()
+        if table is None:
+            raise ClusterUnavailableError("the KCR ConfigMap with the machine volume sizes does not exist")
+        return table
+
     async def _create_runtime_resource(self, ctx: StageContext) -> Outcome:
         if await self._kcp.get_runtime(ctx.runtime_name) is None:
-            body = build_runtime(
-                ctx.instance, ctx.plan, ctx.runtime_id, self._config.policy, self._config.runtime
-            )
+            try:
+                body = build_runtime(
+                    ctx.instance,
+                    ctx.plan,
+                    ctx.runtime_id,
+                    self._config.policy,
+                    self._config.runtime,
+                    volume_sizes=await self._dynamic_volume_sizes(),
+                )
+            except VolumeSizeError as error:
+                return Fail(error.description)
             with contextlib.suppress(
                 ClusterAlreadyExistsError
             ):  # a retry of a create that reached the server
@@ -476,7 +499,17 @@ class OperationProcessor:
         current = await self._kcp.get_runtime(resource_name(ctx.instance.runtime_id))
         if current is None:
             return Fail(f"Runtime resource {resource_name(ctx.instance.runtime_id)} does not exist")
-        desired = apply_update(current, ctx.instance, ctx.plan, self._config.policy, self._config.runtime)
+        try:
+            desired = apply_update(
+                current,
+                ctx.instance,
+                ctx.plan,
+                self._config.policy,
+                self._config.runtime,
+                volume_sizes=await self._dynamic_volume_sizes(),
+            )
+        except VolumeSizeError as error:
+            return Fail(error.description)
         try:
             await self._kcp.replace_runtime(desired)
         except ClusterConflictError:
