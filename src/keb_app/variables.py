@@ -186,7 +186,8 @@ _DATABASE = [
         "path",
         "",
         "CA certificate file (PEM) the server certificate is checked against with `verify-ca` and "
-        "`verify-full`; empty: the system's CAs.",
+        "`verify-full`; empty: the system's CAs. A server certificate that fails the check (another CA, "
+        "or with `verify-full` not issued for `APP_DATABASE_HOST`) stops startup, naming both variables.",
     ),
     _v(
         "APP_DATABASE_MAX_OPEN_CONNS",
@@ -260,7 +261,8 @@ _CATALOG = [
         "APP_BROKER_ENABLE_PLANS",
         "list",
         None,
-        "Plans offered (names).",
+        "Plans offered (names, as in the catalog); a platform region's catalog lists an enabled plan where "
+        "the plans configuration gives it regions there.",
         default_doc="all plans",
     ),
     _v(
@@ -561,7 +563,8 @@ _LANDSCAPE = [
         "path",
         "",
         "YAML file with a `rule` list in KEB's HAP rule language (the chart's `hap.rule`); "
-        "empty: the chart's rules, built in.",
+        "empty: the chart's rules, built in, plus those of KEB's test rules for the plans the chart leaves "
+        "out (`build-runtime-*`, `alicloud`, `gdch`).",
     ),
     _v(
         "APP_RUNTIME_CONFIGURATION_CONFIG_MAP_NAME",

@@ -20,7 +20,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from keb_app.landscape import FakeCluster
-from keb_app.landscape.cluster import ApiRequest, ApiResponse
+from keb_app.landscape._routing import ApiRequest, ApiResponse
 
 KUBECTL = "/usr/bin/kubectl"
 KCP_NAMESPACE = "kcp-system"
@@ -118,7 +118,7 @@ class WireTap:
             response = handle(request)
             body = json.loads(request.body) if request.body else None
             self.requests.append(
-                WireRequest(request.method, request.path, response.status, body, response.body)
+                WireRequest(request.method, request.path, response.status, body, response.json())
             )
             return response
 

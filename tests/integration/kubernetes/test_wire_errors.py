@@ -13,7 +13,7 @@ from keb_adapters.kubernetes.control_plane import KubernetesControlPlane
 from keb_adapters.kubernetes.gardener import KubernetesGardener
 from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
 from keb_app.landscape import FakeCluster, KimSimulator, KubeApiServer
-from keb_app.landscape.cluster import FaultAction
+from keb_app.landscape._faults import FaultAction
 from keb_domain.errors import ClusterForbiddenError, ClusterUnavailableError
 from keb_domain.model.binding import BindingIdentity
 
