@@ -12,8 +12,9 @@ from typing import Any
 import attrs
 import pytest
 
+from keb_adapters.http.wire import catalog_body
 from keb_domain.errors import InvalidParametersError
-from keb_domain.model.catalog import CatalogSettings, build_catalog, offered_plan
+from keb_domain.model.catalog import CatalogSettings, catalog_for, offered_plan
 from keb_domain.model.plans import PLANS_BY_NAME, Provider
 from keb_domain.model.resources import zone_names
 from tests.unit.harness import default_config, make_core, provision_command
@@ -42,7 +43,7 @@ GDCH_MACHINES = [
 
 
 def catalog_plans(platform_region: str, settings: CatalogSettings | None = None) -> dict[str, Any]:
-    catalog = build_catalog(POLICY, settings or default_config().catalog, platform_region)
+    catalog = catalog_body(catalog_for(POLICY, platform_region, settings or default_config().catalog))
     (service,) = catalog["services"]
     return {plan["name"]: plan for plan in service["plans"]}
 
