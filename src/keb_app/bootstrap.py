@@ -298,7 +298,7 @@ def build_services(
 
         if migrate_at_start:
             startup.append(_migrate)
-        shutdown.append(engine.dispose)
+        shutdown.append(storage.dispose)
     statistics: Statistics
     if isinstance(storage, SqlStorage):
         inventory: Inventory = SqlInventory(storage.engine)

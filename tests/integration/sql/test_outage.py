@@ -72,7 +72,7 @@ async def test_an_unopenable_sqlite_file_is_503_and_recovers(sqlite_broker: Brok
     storage = sqlite_broker.services.storage
     assert isinstance(storage, SqlStorage)
     database = tmp_path / "keb.db"
-    await storage.engine.dispose()  # close pooled connections (and checkpoint the WAL) as a restart would
+    await storage.dispose()  # close pooled connections (and checkpoint the WAL) as a restart would
     database.rename(tmp_path / "keb.db.away")
     database.mkdir()  # a directory where the file was: SQLite cannot open it
 

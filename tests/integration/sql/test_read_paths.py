@@ -24,22 +24,28 @@ from tests.support import AWS, SERVICE
 
 
 @contextmanager
-def statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """The SQL statements the engine sends while the block runs."""
+def statements(storage: SqlStorage) -> Iterator[list[str]]:
+    """The SQL statements the storage sends while the block runs, on its engine and, for a SQLite file, on
+    the synchronous engine of its single-query reads."""
     sent: list[str] = []
+    engines = [storage.engine.sync_engine]
+    if storage.sqlite_reads is not None:
+        engines.append(storage.sqlite_reads)
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         sent.append(statement)
 
-    sa.event.listen(engine.sync_engine, "before_cursor_execute", record)
+    for engine in engines:
+        sa.event.listen(engine, "before_cursor_execute", record)
     try:
         yield sent
     finally:
-        sa.event.remove(engine.sync_engine, "before_cursor_execute", record)
+        for engine in engines:
+            sa.event.remove(engine, "before_cursor_execute", record)
 
 
-async def sql_broker(engine: AsyncEngine) -> AsyncIterator[Broker]:
-    async for broker in make_broker(storage=SqlStorage(engine)):
+async def sql_broker(storage: SqlStorage) -> AsyncIterator[Broker]:
+    async for broker in make_broker(storage=storage):
         yield broker
 
 
@@ -54,7 +60,8 @@ async def bound(broker: Broker) -> str:
 
 async def test_polled_endpoints_send_one_statement_each(sql_engine: AsyncEngine) -> None:
     """last_operation, GET instance, GET binding and binding last_operation each send one SQL statement."""
-    async for broker in sql_broker(sql_engine):
+    storage = SqlStorage(sql_engine)
+    async for broker in sql_broker(storage):
         binding = await bound(broker)
         paths = {
             "last_operation": f"{instance_path('inst-1')}/last_operation",
@@ -63,7 +70,7 @@ async def test_polled_endpoints_send_one_statement_each(sql_engine: AsyncEngine)
             "binding last_operation": f"{binding}/last_operation",
         }
         for name, path in paths.items():
-            with statements(sql_engine) as sent:
+            with statements(storage) as sent:
                 response = await broker.osb("GET", path)
             assert response.status_code == 200, (name, response.text)
             assert len(sent) == 1, (name, sent)
@@ -71,8 +78,9 @@ async def test_polled_endpoints_send_one_statement_each(sql_engine: AsyncEngine)
 
 async def test_an_unknown_instance_costs_one_statement_too(sql_engine: AsyncEngine) -> None:
     """Polling an instance that never existed is one statement and a 404."""
-    async for broker in sql_broker(sql_engine):
-        with statements(sql_engine) as sent:
+    storage = SqlStorage(sql_engine)
+    async for broker in sql_broker(storage):
+        with statements(storage) as sent:
             response = await broker.osb("GET", f"{instance_path('nobody')}/last_operation")
         assert response.status_code == 404
         assert len(sent) == 1, sent
@@ -120,7 +128,7 @@ async def test_the_broker_recovers_after_its_connections_were_killed(
 ) -> None:
     """After the server terminated every pooled connection, reads and writes succeed at the first try."""
     engine, name = named_postgres
-    async for broker in sql_broker(engine):
+    async for broker in sql_broker(SqlStorage(engine)):
         binding = await bound(broker)
         assert await terminate(name) >= 1
         assert await broker.last_operation("inst-1") == "succeeded"
