@@ -8,13 +8,14 @@ exceptions are translated into ``keb_domain.errors`` before they leave the adapt
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
 import attrs
 
-from keb_domain.model.binding import Binding
+from keb_domain.model.binding import Binding, ClusterEndpoint
 from keb_domain.model.hap import CredentialsBindingInfo, LabelSelector
 from keb_domain.model.instance import ArchivedInstance, Instance
 from keb_domain.model.inventory import InfoRuntime, RuntimeFilter, RuntimesPage
@@ -299,10 +300,12 @@ class ControlPlane(Protocol):
 
     async def delete_kyma(self, name: str) -> None: ...
 
-    async def get_runtime_kubeconfig(self, runtime_id: str) -> str:
-        """The admin kubeconfig of a runtime (Secret ``kubeconfig-{runtime_id}``, key ``config``).
+    async def runtime_endpoint(self, runtime_id: str) -> ClusterEndpoint:
+        """Server URL and CA of a runtime's API server, from its admin kubeconfig (Secret
+        ``kubeconfig-{runtime_id}``, key ``config``); the credentials in it never leave the adapter.
 
-        Raises ClusterNotFoundError when the Secret or its key is missing.
+        Raises ClusterNotFoundError when the Secret or its key is missing, ClusterError when the kubeconfig
+        lacks a current context, a cluster, a server or CA data (KEB's checks).
         """
         ...
 
@@ -359,21 +362,40 @@ class Gardener(Protocol):
         ...
 
 
-class RuntimeClusters(Protocol):
-    """Each runtime's own API server, reached with the admin kubeconfig KIM keeps in KCP."""
+class RuntimeCluster(Protocol):
+    """One runtime's own API server, reached with the admin kubeconfig read once by ``connect``."""
 
-    async def ensure_binding_identity(self, runtime_id: str, name: str, labels: Mapping[str, str]) -> None:
+    @property
+    def endpoint(self) -> ClusterEndpoint:
+        """Server URL and CA of the runtime's API server, as its admin kubeconfig names them."""
+        ...
+
+    async def ensure_binding_identity(self, name: str, labels: Mapping[str, str]) -> None:
         """ServiceAccount (namespace ``kyma-system``), ClusterRole and ClusterRoleBinding named ``name``;
         existing ones are kept."""
         ...
 
-    async def request_token(self, runtime_id: str, name: str, expiration_seconds: int) -> IssuedCredentials:
+    async def request_token(self, name: str, expiration_seconds: int) -> IssuedCredentials:
         """A TokenRequest for the ServiceAccount. Raises ClusterNotFoundError (no ServiceAccount) and
         ClusterInvalidError (under 600 s)."""
         ...
 
-    async def delete_binding_identity(self, runtime_id: str, name: str) -> None:
+    async def delete_binding_identity(self, name: str) -> None:
         """Delete ClusterRoleBinding, ClusterRole and ServiceAccount, in that order; missing ones are fine."""
+        ...
+
+
+class RuntimeClusters(Protocol):
+    """Each runtime's own API server, reached with the admin kubeconfig KIM keeps in KCP."""
+
+    def connect(self, runtime_id: str) -> AbstractAsyncContextManager[RuntimeCluster]:
+        """Read the runtime's admin kubeconfig (Secret ``kubeconfig-{runtime_id}``, key ``config``) once
+        and reach the runtime with it until the context ends.
+
+        Raises ClusterNotFoundError when the Secret or its key is missing, ClusterError when the kubeconfig
+        lacks a current context, a cluster, a server or CA data (KEB's checks), and the ControlPlane errors
+        for transport failures.
+        """
         ...
 
 

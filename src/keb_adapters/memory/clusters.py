@@ -9,15 +9,17 @@ Unit tests drive it with a fake clock; the contract tests hold it to the same ru
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
 
+from keb_adapters.kubernetes.kubeconfig import AdminKubeconfig, parse_admin_kubeconfig
 from keb_domain.errors import (
     ClusterAlreadyExistsError,
     ClusterConflictError,
@@ -25,7 +27,8 @@ from keb_domain.errors import (
     ClusterInvalidError,
     ClusterNotFoundError,
 )
-from keb_domain.ports import Clock, IssuedCredentials
+from keb_domain.model.binding import ClusterEndpoint
+from keb_domain.ports import Clock, IssuedCredentials, RuntimeCluster
 from keb_domain.secrets import Secret
 
 KIM_FINALIZER = "runtime-controller.infrastructure-manager.kyma-project.io/deletion-hook"
@@ -225,7 +228,15 @@ class MemoryControlPlane:
         self._enter("delete_kyma", name)
         self.kymas.pop(name, None)
 
+    async def runtime_endpoint(self, runtime_id: str) -> ClusterEndpoint:
+        return (await self.admin_kubeconfig(runtime_id)).endpoint
+
+    async def admin_kubeconfig(self, runtime_id: str) -> AdminKubeconfig:
+        """The runtime's admin kubeconfig, read once and parsed once, as the Kubernetes adapter does."""
+        return parse_admin_kubeconfig(await self.get_runtime_kubeconfig(runtime_id))
+
     async def get_runtime_kubeconfig(self, runtime_id: str) -> str:
+        """The Secret's ``config`` key; each call is one read of the Secret (``calls`` counts them)."""
         name = runtime_id.lower()
         self._enter("get_runtime_kubeconfig", name)
         self._kim(name)  # KIM may have finished deleting the runtime, and its Secret with it
@@ -302,10 +313,48 @@ class MemoryGardener:
 
 @attrs.define
 class _RuntimeCluster:
+    """What one runtime cluster holds of the broker's binding identities."""
+
     service_accounts: dict[str, str] = attrs.field(factory=dict)  # name -> uid
     cluster_roles: set[str] = attrs.field(factory=set)
     cluster_role_bindings: set[str] = attrs.field(factory=set)
     tokens: dict[str, tuple[str, str, datetime]] = attrs.field(factory=dict)  # token -> (sa, uid, expiry)
+
+
+class MemoryRuntimeCluster:
+    """A connection to one memory runtime cluster."""
+
+    def __init__(self, cluster: _RuntimeCluster, endpoint: ClusterEndpoint, clock: Clock) -> None:
+        self._cluster = cluster
+        self._endpoint = endpoint
+        self._clock = clock
+
+    @property
+    def endpoint(self) -> ClusterEndpoint:
+        return self._endpoint
+
+    async def ensure_binding_identity(self, name: str, labels: Mapping[str, str]) -> None:
+        self._cluster.service_accounts.setdefault(name, str(uuid.uuid4()))
+        self._cluster.cluster_roles.add(name)
+        self._cluster.cluster_role_bindings.add(name)
+
+    async def request_token(self, name: str, expiration_seconds: int) -> IssuedCredentials:
+        uid = self._cluster.service_accounts.get(name)
+        if uid is None:
+            raise ClusterNotFoundError(f'serviceaccounts "{name}" not found')
+        if expiration_seconds < MIN_EXPIRATION:
+            raise _too_short(f'TokenRequest.authentication.k8s.io "{name}"', expiration_seconds)
+        if expiration_seconds > 2**32:
+            raise _too_long(f'TokenRequest.authentication.k8s.io "{name}"', expiration_seconds)
+        token = f"memory-token-{uuid.uuid4().hex}"
+        expires_at = self._clock.now() + timedelta(seconds=expiration_seconds)
+        self._cluster.tokens[token] = (name, uid, expires_at)
+        return IssuedCredentials(Secret(token), expires_at)
+
+    async def delete_binding_identity(self, name: str) -> None:
+        self._cluster.cluster_role_bindings.discard(name)
+        self._cluster.cluster_roles.discard(name)
+        self._cluster.service_accounts.pop(name, None)
 
 
 class MemoryRuntimeClusters:
@@ -316,35 +365,11 @@ class MemoryRuntimeClusters:
         self._clock = clock
         self.clusters: dict[str, _RuntimeCluster] = {}
 
-    async def _cluster(self, runtime_id: str) -> _RuntimeCluster:
-        await self._kcp.get_runtime_kubeconfig(runtime_id)  # ClusterNotFoundError without a runtime
-        return self.clusters.setdefault(runtime_id.lower(), _RuntimeCluster())
-
-    async def ensure_binding_identity(self, runtime_id: str, name: str, labels: Mapping[str, str]) -> None:
-        cluster = await self._cluster(runtime_id)
-        cluster.service_accounts.setdefault(name, str(uuid.uuid4()))
-        cluster.cluster_roles.add(name)
-        cluster.cluster_role_bindings.add(name)
-
-    async def request_token(self, runtime_id: str, name: str, expiration_seconds: int) -> IssuedCredentials:
-        cluster = await self._cluster(runtime_id)
-        uid = cluster.service_accounts.get(name)
-        if uid is None:
-            raise ClusterNotFoundError(f'serviceaccounts "{name}" not found')
-        if expiration_seconds < MIN_EXPIRATION:
-            raise _too_short(f'TokenRequest.authentication.k8s.io "{name}"', expiration_seconds)
-        if expiration_seconds > 2**32:
-            raise _too_long(f'TokenRequest.authentication.k8s.io "{name}"', expiration_seconds)
-        token = f"memory-token-{uuid.uuid4().hex}"
-        expires_at = self._clock.now() + timedelta(seconds=expiration_seconds)
-        cluster.tokens[token] = (name, uid, expires_at)
-        return IssuedCredentials(Secret(token), expires_at)
-
-    async def delete_binding_identity(self, runtime_id: str, name: str) -> None:
-        cluster = await self._cluster(runtime_id)
-        cluster.cluster_role_bindings.discard(name)
-        cluster.cluster_roles.discard(name)
-        cluster.service_accounts.pop(name, None)
+    @contextlib.asynccontextmanager
+    async def connect(self, runtime_id: str) -> AsyncIterator[RuntimeCluster]:
+        admin = await self._kcp.admin_kubeconfig(runtime_id)  # ClusterNotFoundError without a runtime
+        state = self.clusters.setdefault(runtime_id.lower(), _RuntimeCluster())
+        yield MemoryRuntimeCluster(state, admin.endpoint, self._clock)
 
     def token_works(self, runtime_id: str, token: str) -> bool:
         """As a real API server: a live token of an existing ServiceAccount (same uid) with its binding."""

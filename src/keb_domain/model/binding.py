@@ -173,33 +173,11 @@ def format_expires_at(moment: datetime) -> str:
 
 @attrs.frozen
 class ClusterEndpoint:
-    """The API server of a runtime, as its admin kubeconfig names it."""
+    """The API server of a runtime, as its admin kubeconfig names it: what a kubeconfig the broker hands
+    out needs besides the user."""
 
     server: str
     certificate_authority_data: str
-
-
-def endpoint_from_admin_kubeconfig(kubeconfig: str) -> ClusterEndpoint:
-    """Server and CA of the admin kubeconfig, with KEB's checks (``internal/kubeconfig/builder.go``).
-
-    Raises ValueError when the kubeconfig lacks a current context, a cluster, a server or CA data.
-    """
-    try:
-        config = yaml.safe_load(kubeconfig)
-    except yaml.YAMLError:
-        raise ValueError("the runtime's admin kubeconfig is not valid YAML") from None
-    if not isinstance(config, Mapping):
-        raise ValueError("the runtime's admin kubeconfig is not a mapping")
-    if not config.get("current-context"):
-        raise ValueError("the runtime's admin kubeconfig has no current-context")
-    clusters = config.get("clusters") or []
-    if not clusters:
-        raise ValueError("the runtime's admin kubeconfig has no cluster")
-    cluster = (clusters[0] or {}).get("cluster") or {}
-    server, ca = cluster.get("server"), cluster.get("certificate-authority-data")
-    if not server or not ca:
-        raise ValueError("the runtime's admin kubeconfig has no server or certificate-authority-data")
-    return ClusterEndpoint(server=str(server), certificate_authority_data=str(ca))
 
 
 def build_token_kubeconfig(cluster_name: str, endpoint: ClusterEndpoint, token: str) -> str:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from keb_domain.errors import ClusterError, ClusterNotFoundError, InstanceNotFoundError, InvalidRequestError
-from keb_domain.model.binding import build_oidc_kubeconfig, endpoint_from_admin_kubeconfig
+from keb_domain.model.binding import build_oidc_kubeconfig
 from keb_domain.model.inventory import (
     MAX_EVENT_IDS,
     MAX_PAGE,
@@ -86,7 +86,7 @@ class InventoryUseCases:
         if provisioning is None or provisioning.state is not OperationState.SUCCEEDED:
             raise InstanceNotFoundError(f"provisioning of instance {instance_id} has not succeeded")
         try:
-            admin = await self._kcp.get_runtime_kubeconfig(instance.runtime_id)
+            endpoint = await self._kcp.runtime_endpoint(instance.runtime_id)
         except ClusterNotFoundError:
             raise InstanceNotFoundError(
                 f"the kubeconfig of instance {instance_id} does not exist yet"
@@ -97,8 +97,4 @@ class InventoryUseCases:
         oidc = (runtime.get("spec", {}).get("shoot", {}).get("kubernetes", {}).get("kubeAPIServer", {})).get(
             "additionalOidcConfig"
         ) or []
-        try:
-            endpoint = endpoint_from_admin_kubeconfig(admin)
-        except ValueError as error:
-            raise ClusterError(str(error)) from None
         return build_oidc_kubeconfig(instance.cluster_name, endpoint, oidc)

@@ -11,7 +11,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keb_domain.errors import InvalidRequestError
+from keb_adapters.kubernetes.kubeconfig import parse_admin_kubeconfig
+from keb_domain.errors import ClusterError, InvalidRequestError
 from keb_domain.model.binding import (
     BindingParameters,
     ClusterEndpoint,
@@ -20,7 +21,6 @@ from keb_domain.model.binding import (
     binding_resource_name,
     build_token_kubeconfig,
     check_nameable,
-    endpoint_from_admin_kubeconfig,
     format_expires_at,
 )
 
@@ -203,7 +203,7 @@ def test_expires_at_names_the_instant_to_a_tenth_of_a_second(moment: datetime) -
 
 def test_the_token_kubeconfig_is_named_after_the_cluster() -> None:
     """Cluster, context, user and current-context all carry the instance's ``name`` parameter."""
-    endpoint = endpoint_from_admin_kubeconfig(ADMIN_KUBECONFIG)
+    endpoint = parse_admin_kubeconfig(ADMIN_KUBECONFIG).endpoint
     config = yaml.safe_load(build_token_kubeconfig("my-cluster", endpoint, "the-token"))
     assert config["current-context"] == "my-cluster"
     assert [c["name"] for c in config["clusters"]] == ["my-cluster"]
@@ -216,7 +216,7 @@ def test_the_token_kubeconfig_is_named_after_the_cluster() -> None:
 def test_the_token_kubeconfig_copies_server_and_ca_of_the_admin_kubeconfig() -> None:
     """The API server and its CA come verbatim from the runtime's admin kubeconfig; its token does not."""
     kubeconfig = build_token_kubeconfig(
-        "my-cluster", endpoint_from_admin_kubeconfig(ADMIN_KUBECONFIG), "the-token"
+        "my-cluster", parse_admin_kubeconfig(ADMIN_KUBECONFIG).endpoint, "the-token"
     )
     cluster = yaml.safe_load(kubeconfig)["clusters"][0]["cluster"]
     assert cluster == {
@@ -259,8 +259,8 @@ def _admin_without(path: tuple[str, ...]) -> str:
 )
 def test_an_admin_kubeconfig_without_what_keb_requires_is_refused(kubeconfig: str, message: str) -> None:
     """KEB's builder checks: a current-context, a cluster, and server plus CA data on the first one."""
-    with pytest.raises(ValueError, match=message) as caught:
-        endpoint_from_admin_kubeconfig(kubeconfig)
+    with pytest.raises(ClusterError, match=message) as caught:
+        parse_admin_kubeconfig(kubeconfig)
     assert "admin-token-that-must-not-leak" not in str(caught.value)
 
 
