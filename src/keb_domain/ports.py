@@ -20,6 +20,7 @@ from keb_domain.model.hap import CredentialsBindingInfo, LabelSelector
 from keb_domain.model.instance import ArchivedInstance, Instance
 from keb_domain.model.inventory import InfoRuntime, RuntimeFilter, RuntimesPage
 from keb_domain.model.operation import Operation, OperationState, OperationType
+from keb_domain.model.resources import DesiredKyma, DesiredRuntime, OidcConfiguration, RuntimeStatus
 from keb_domain.secrets import Secret
 
 
@@ -265,40 +266,60 @@ class OperationQueue(Protocol):
 
 
 class ControlPlane(Protocol):
-    """The Kyma control plane (KCP): Runtime and Kyma custom resources, runtime kubeconfigs.
+    """The Kyma control plane (KCP): the Runtime and Kyma resources of each runtime, and its endpoint.
 
-    Objects are plain dicts as the Kubernetes API returns them. Every method raises
+    Resources are named after the lower-cased runtime id (``resource_name``). Every method raises
     ClusterUnavailableError for 5xx, timeouts and connection failures, and ClusterForbiddenError when the
     broker's credentials are refused.
     """
 
-    async def get_runtime(self, name: str) -> dict[str, Any] | None:
-        """The Runtime CR, or None if it does not exist."""
+    async def runtime_status(self, name: str) -> RuntimeStatus | None:
+        """What KIM reports about the Runtime, or None if it does not exist (any more)."""
         ...
 
-    async def create_runtime(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """POST. Raises ClusterAlreadyExistsError."""
+    async def runtime_oidc(self, name: str) -> tuple[OidcConfiguration, ...] | None:
+        """The OIDC issuers the Runtime's API server trusts, or None if the Runtime does not exist."""
         ...
 
-    async def replace_runtime(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """PUT with ``metadata.resourceVersion``. Raises ClusterConflictError when it is stale."""
+    async def runtime_document(self, name: str) -> dict[str, Any] | None:
+        """The Runtime as KCP holds it, without ``managedFields``, for operators to look at
+        (``/runtimes?runtime_config=true``); None if it does not exist. The domain never reads into it."""
+        ...
+
+    async def add_runtime(self, desired: DesiredRuntime) -> None:
+        """Create the Runtime unless one of that name exists (a retry of a create that reached KCP)."""
+        ...
+
+    async def update_runtime(self, desired: DesiredRuntime) -> None:
+        """Rewrite what an update may change of the existing Runtime (``DesiredRuntime`` says what),
+        keeping the rest, as one write of the version read.
+
+        Raises ClusterNotFoundError without the Runtime, ClusterConflictError when it changed meanwhile
+        (KIM writes too): read again and retry.
+        """
         ...
 
     async def delete_runtime(self, name: str) -> None:
-        """DELETE; a missing object is not an error. With finalizers the object lingers."""
+        """A missing Runtime is not an error; KIM's finalizer keeps it ``being_deleted`` for a while."""
         ...
 
-    async def get_kyma(self, name: str) -> dict[str, Any] | None: ...
+    async def apply_kyma(self, desired: DesiredKyma) -> None:
+        """Create the Kyma resource, or give an existing one the desired labels (its spec is kept).
 
-    async def create_kyma(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """POST. Raises ClusterAlreadyExistsError."""
+        Raises ClusterAlreadyExistsError or ClusterConflictError when someone wrote it meanwhile.
+        """
         ...
 
-    async def replace_kyma(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """PUT. Raises ClusterConflictError."""
+    async def relabel_kyma(self, desired: DesiredKyma) -> None:
+        """Give an existing Kyma resource the desired labels (nothing when it has them or is missing).
+
+        Raises ClusterConflictError when someone wrote it meanwhile.
+        """
         ...
 
-    async def delete_kyma(self, name: str) -> None: ...
+    async def delete_kyma(self, name: str) -> None:
+        """A missing Kyma resource is not an error."""
+        ...
 
     async def runtime_endpoint(self, runtime_id: str) -> ClusterEndpoint:
         """Server URL and CA of a runtime's API server, from its admin kubeconfig (Secret

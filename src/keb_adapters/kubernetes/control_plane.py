@@ -1,4 +1,5 @@
-"""KCP: Runtime and Kyma custom resources and the runtimes' kubeconfig Secrets (kubernetes-wire §1.5-§1.7)."""
+"""KCP: Runtime and Kyma custom resources and the runtimes' kubeconfig Secrets (kubernetes-wire §1.5-§1.7),
+as plain Kubernetes objects over the API."""
 
 from __future__ import annotations
 
@@ -6,16 +7,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from keb_adapters.kubernetes.client import LazyClient, call, decode_base64
-from keb_adapters.kubernetes.kubeconfig import AdminKubeconfig, parse_admin_kubeconfig
+from keb_adapters.kubernetes.resources import KcpResources
 from keb_domain.errors import ClusterNotFoundError
-from keb_domain.model.binding import ClusterEndpoint
 
 RUNTIMES = ("infrastructuremanager.kyma-project.io", "v1", "runtimes")
 KYMAS = ("operator.kyma-project.io", "v1beta2", "kymas")
 KUBECONFIG_NAMESPACE = "kcp-system"  # a constant in KEB too (internal/kubeconfig/provider.go)
 
 
-class KubernetesControlPlane:
+class KubernetesControlPlane(KcpResources):
+    """KCP over the Kubernetes API; the port's domain values are translated by ``KcpResources``."""
+
     def __init__(self, client: LazyClient, namespace: str = "kcp-system") -> None:
         self._client = client
         self.namespace = namespace
@@ -93,13 +95,6 @@ class KubernetesControlPlane:
 
     async def delete_kyma(self, name: str) -> None:
         await self._delete(KYMAS, name)
-
-    async def runtime_endpoint(self, runtime_id: str) -> ClusterEndpoint:
-        return (await self.admin_kubeconfig(runtime_id)).endpoint
-
-    async def admin_kubeconfig(self, runtime_id: str) -> AdminKubeconfig:
-        """The runtime's admin kubeconfig, read once and parsed once (for the runtime clusters adapter)."""
-        return parse_admin_kubeconfig(await self.get_runtime_kubeconfig(runtime_id))
 
     async def get_runtime_kubeconfig(self, runtime_id: str) -> str:
         """The Secret's ``config`` key, decoded; ClusterNotFoundError without the Secret or the key."""

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from keb_adapters.kubernetes.kubeconfig import AdminKubeconfig, parse_admin_kubeconfig
+from keb_adapters.kubernetes.resources import KcpResources
 from keb_domain.errors import (
     ClusterAlreadyExistsError,
     ClusterConflictError,
@@ -38,7 +38,7 @@ def _timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class MemoryControlPlane:
+class MemoryControlPlane(KcpResources):
     """KCP as a dictionary, with KIM's reactions computed from the clock whenever an object is read."""
 
     def __init__(
@@ -227,13 +227,6 @@ class MemoryControlPlane:
     async def delete_kyma(self, name: str) -> None:
         self._enter("delete_kyma", name)
         self.kymas.pop(name, None)
-
-    async def runtime_endpoint(self, runtime_id: str) -> ClusterEndpoint:
-        return (await self.admin_kubeconfig(runtime_id)).endpoint
-
-    async def admin_kubeconfig(self, runtime_id: str) -> AdminKubeconfig:
-        """The runtime's admin kubeconfig, read once and parsed once, as the Kubernetes adapter does."""
-        return parse_admin_kubeconfig(await self.get_runtime_kubeconfig(runtime_id))
 
     async def get_runtime_kubeconfig(self, runtime_id: str) -> str:
         """The Secret's ``config`` key; each call is one read of the Secret (``calls`` counts them)."""

@@ -20,6 +20,7 @@ import attrs
 import yaml
 
 from keb_domain.errors import InvalidRequestError
+from keb_domain.model.resources import OidcConfiguration
 
 BINDING_NAMESPACE = "kyma-system"
 MANAGED_BY_LABELS: Mapping[str, str] = {"app.kubernetes.io/managed-by": "kcp-kyma-environment-broker"}
@@ -212,7 +213,7 @@ OIDC_LOGIN_HINT = (
 
 
 def build_oidc_kubeconfig(
-    cluster_name: str, endpoint: ClusterEndpoint, oidc: Sequence[Mapping[str, Any]]
+    cluster_name: str, endpoint: ClusterEndpoint, oidc: Sequence[OidcConfiguration]
 ) -> str:
     """``GET /kubeconfig/{id}`` (keb-reference §5.3): one context and exec user per OIDC configuration of
     the Runtime CR, named ``<name>``, ``<name>-2``...; without OIDC configuration, no users at all."""
@@ -242,8 +243,8 @@ def build_oidc_kubeconfig(
                         "command": "kubectl-oidc_login",
                         "args": [
                             "get-token",
-                            f"--oidc-issuer-url={entry.get('issuerURL', '')}",
-                            f"--oidc-client-id={entry.get('clientID', '')}",
+                            f"--oidc-issuer-url={entry.issuer_url}",
+                            f"--oidc-client-id={entry.client_id}",
                             "--oidc-extra-scope=email",
                             "--oidc-extra-scope=openid",
                         ],

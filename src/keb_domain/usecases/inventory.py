@@ -62,15 +62,9 @@ class InventoryUseCases:
         if not runtime_id:
             return None
         try:
-            resource = await self._kcp.get_runtime(resource_name(runtime_id))
+            return await self._kcp.runtime_document(resource_name(runtime_id))
         except ClusterError:
             return None
-        if resource is None:
-            return None
-        metadata = resource.get("metadata")
-        if isinstance(metadata, dict):
-            resource = {**resource, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
-        return resource
 
     async def kubeconfig(self, instance_id: str) -> str:
         """The OIDC kubeconfig of a provisioned runtime (keb-reference §5.3)."""
@@ -91,10 +85,7 @@ class InventoryUseCases:
             raise InstanceNotFoundError(
                 f"the kubeconfig of instance {instance_id} does not exist yet"
             ) from None
-        runtime = await self._kcp.get_runtime(resource_name(instance.runtime_id))
-        if runtime is None:
+        oidc = await self._kcp.runtime_oidc(resource_name(instance.runtime_id))
+        if oidc is None:
             raise InstanceNotFoundError(f"the runtime of instance {instance_id} does not exist")
-        oidc = (runtime.get("spec", {}).get("shoot", {}).get("kubernetes", {}).get("kubeAPIServer", {})).get(
-            "additionalOidcConfig"
-        ) or []
         return build_oidc_kubeconfig(instance.cluster_name, endpoint, oidc)

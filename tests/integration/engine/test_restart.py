@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from keb_adapters.kubernetes.resources import KcpResources
 from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, MemoryRuntimeClusters
 from keb_adapters.memory.runtime_config import MemoryRuntimeConfiguration
 from keb_adapters.sql import tables as t
 from keb_adapters.sql.database import create_engine
 from keb_adapters.system import SystemClock
 from keb_app.bootstrap import Services, build_services
-from keb_domain.model.binding import ClusterEndpoint
 from keb_domain.model.operation import Operation, OperationState
 from tests.integration.http.conftest import asgi_client, instance_path
 from tests.support import OSB, FakeClock, memory_pools, provision_body, settings_for_tests
@@ -129,7 +129,7 @@ async def test_an_operation_stopped_between_stages_finishes_after_a_restart(tmp_
     assert list(kcp.kymas) == [stopped.runtime_id.lower()]
 
 
-class StallingControlPlane:
+class StallingControlPlane(KcpResources):
     """KCP whose Runtime creation reaches the server and then never answers: a worker dies mid-step."""
 
     def __init__(self, inner: MemoryControlPlane, answer_after: float | None = None) -> None:
@@ -167,8 +167,8 @@ class StallingControlPlane:
     async def delete_kyma(self, name: str) -> None:
         await self.inner.delete_kyma(name)
 
-    async def runtime_endpoint(self, runtime_id: str) -> ClusterEndpoint:
-        return await self.inner.runtime_endpoint(runtime_id)
+    async def get_runtime_kubeconfig(self, runtime_id: str) -> str:
+        return await self.inner.get_runtime_kubeconfig(runtime_id)
 
 
 async def test_an_operation_whose_worker_hangs_is_taken_over_after_the_lease(tmp_path: Path) -> None:

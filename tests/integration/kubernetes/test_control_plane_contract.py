@@ -1,4 +1,4 @@
-"""The ControlPlane port: one set of rules for the real adapter (over HTTPS against the API double) and the
+"""The KcpResources port: one set of rules for the real adapter (over HTTPS against the API double) and the
 memory implementation (kubernetes-wire §1.1, §1.5-§1.7)."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from typing import Any
 import attrs
 import pytest
 
+from keb_adapters.kubernetes.resources import KcpResources
 from keb_domain.errors import (
     ClusterAlreadyExistsError,
     ClusterConflictError,
     ClusterError,
     ClusterNotFoundError,
 )
-from keb_domain.ports import ControlPlane
 
 from .conftest import Side
 from .support import kyma_body, runtime_body
@@ -30,10 +30,10 @@ class Kind:
 
     name: str
     body: Callable[[str], dict[str, Any]]
-    get: Callable[[ControlPlane, str], Awaitable[dict[str, Any] | None]]
-    create: Callable[[ControlPlane, Mapping[str, Any]], Awaitable[dict[str, Any]]]
-    replace: Callable[[ControlPlane, Mapping[str, Any]], Awaitable[dict[str, Any]]]
-    delete: Callable[[ControlPlane, str], Awaitable[None]]
+    get: Callable[[KcpResources, str], Awaitable[dict[str, Any] | None]]
+    create: Callable[[KcpResources, Mapping[str, Any]], Awaitable[dict[str, Any]]]
+    replace: Callable[[KcpResources, Mapping[str, Any]], Awaitable[dict[str, Any]]]
+    delete: Callable[[KcpResources, str], Awaitable[None]]
 
 
 RUNTIME = Kind(
