@@ -15,7 +15,7 @@ from typing import Any, Protocol, Self
 
 import attrs
 
-from keb_domain.model.binding import Binding, ClusterEndpoint
+from keb_domain.model.binding import Binding, BindingIdentity, ClusterEndpoint
 from keb_domain.model.hap import CredentialsBindingInfo, LabelSelector
 from keb_domain.model.instance import ArchivedInstance, Instance
 from keb_domain.model.inventory import InfoRuntime, RuntimeFilter, RuntimesPage
@@ -391,8 +391,8 @@ class RuntimeCluster(Protocol):
         """Server URL and CA of the runtime's API server, as its admin kubeconfig names them."""
         ...
 
-    async def ensure_binding_identity(self, name: str, labels: Mapping[str, str]) -> None:
-        """ServiceAccount (namespace ``kyma-system``), ClusterRole and ClusterRoleBinding named ``name``;
+    async def ensure_binding_identity(self, identity: BindingIdentity) -> None:
+        """The identity's ServiceAccount (namespace ``kyma-system``), ClusterRole and ClusterRoleBinding;
         existing ones are kept."""
         ...
 

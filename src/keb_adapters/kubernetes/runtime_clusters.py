@@ -7,13 +7,18 @@ connection reads the runtime's kubeconfig Secret once and parses it once.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from keb_adapters.kubernetes.client import DEFAULT_TIMEOUT, KubeClient, call, parse_time
 from keb_adapters.kubernetes.control_plane import KubernetesControlPlane
 from keb_domain.errors import ClusterAlreadyExistsError, ClusterError, ClusterNotFoundError
-from keb_domain.model.binding import BINDING_NAMESPACE, MANAGED_BY_LABELS, ClusterEndpoint
+from keb_domain.model.binding import (
+    BINDING_NAMESPACE,
+    MANAGED_BY_LABELS,
+    BindingIdentity,
+    ClusterEndpoint,
+)
 from keb_domain.ports import IssuedCredentials, RuntimeCluster
 from keb_domain.secrets import Secret
 
@@ -44,13 +49,17 @@ class KubernetesRuntimeCluster:
     def endpoint(self) -> ClusterEndpoint:
         return self._endpoint
 
-    async def ensure_binding_identity(self, name: str, labels: Mapping[str, str]) -> None:
-        metadata = {"name": name, "labels": dict(labels)}
+    async def ensure_binding_identity(self, identity: BindingIdentity) -> None:
+        name = identity.name
+        metadata = {"name": name, "labels": dict(identity.labels)}
         cluster_role = {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
             "metadata": metadata,
-            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
+            "rules": [
+                {"apiGroups": list(r.api_groups), "resources": list(r.resources), "verbs": list(r.verbs)}
+                for r in identity.rules
+            ],
         }
         cluster_role_binding = {
             "apiVersion": "rbac.authorization.k8s.io/v1",

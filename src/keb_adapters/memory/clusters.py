@@ -27,7 +27,7 @@ from keb_domain.errors import (
     ClusterInvalidError,
     ClusterNotFoundError,
 )
-from keb_domain.model.binding import ClusterEndpoint
+from keb_domain.model.binding import BindingIdentity, ClusterEndpoint
 from keb_domain.ports import Clock, IssuedCredentials, RuntimeCluster
 from keb_domain.secrets import Secret
 
@@ -326,10 +326,10 @@ class MemoryRuntimeCluster:
     def endpoint(self) -> ClusterEndpoint:
         return self._endpoint
 
-    async def ensure_binding_identity(self, name: str, labels: Mapping[str, str]) -> None:
-        self._cluster.service_accounts.setdefault(name, str(uuid.uuid4()))
-        self._cluster.cluster_roles.add(name)
-        self._cluster.cluster_role_bindings.add(name)
+    async def ensure_binding_identity(self, identity: BindingIdentity) -> None:
+        self._cluster.service_accounts.setdefault(identity.name, str(uuid.uuid4()))
+        self._cluster.cluster_roles.add(identity.name)
+        self._cluster.cluster_role_bindings.add(identity.name)
 
     async def request_token(self, name: str, expiration_seconds: int) -> IssuedCredentials:
         uid = self._cluster.service_accounts.get(name)

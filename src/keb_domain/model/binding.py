@@ -50,6 +50,35 @@ def binding_resource_name(binding_id: str) -> str:
     return f"{BINDING_NAME_PREFIX}{binding_id}"
 
 
+@attrs.frozen
+class AccessRule:
+    """One rule of the ClusterRole a token binding's ServiceAccount is bound to (a Kubernetes PolicyRule)."""
+
+    api_groups: tuple[str, ...]
+    resources: tuple[str, ...]
+    verbs: tuple[str, ...]
+
+
+#: KEB's ``bindings_manager.go``: a binding's ServiceAccount may do everything in the runtime, as the
+#: admin kubeconfig of the other strategy may.
+ADMIN_ACCESS: tuple[AccessRule, ...] = (AccessRule(("*",), ("*",), ("*",)),)
+
+
+@attrs.frozen
+class BindingIdentity:
+    """The ServiceAccount (in ``kyma-system``), ClusterRole and ClusterRoleBinding of a token binding, all
+    named ``name`` and labelled ``labels``; the ClusterRole grants ``rules``."""
+
+    name: str
+    labels: Mapping[str, str] = MANAGED_BY_LABELS
+    rules: tuple[AccessRule, ...] = ADMIN_ACCESS
+
+
+def binding_identity(binding_id: str) -> BindingIdentity:
+    """What a token binding creates in the runtime."""
+    return BindingIdentity(binding_resource_name(binding_id))
+
+
 def check_nameable(binding_id: str, strategy: CredentialStrategy) -> None:
     """A token binding's id must make a valid Kubernetes name, or the cluster refuses it after we stored it.
 

@@ -28,11 +28,11 @@ from keb_domain.errors import (
     UnprocessableError,
 )
 from keb_domain.model.binding import (
-    MANAGED_BY_LABELS,
     Binding,
     BindingParameters,
     CredentialStrategy,
     ExpirationPolicy,
+    binding_identity,
     binding_resource_name,
     build_token_kubeconfig,
     check_nameable,
@@ -95,10 +95,10 @@ class CredentialIssuer:
     ) -> IssuedCredentials:
         if strategy is CredentialStrategy.GARDENER_ADMIN_KUBECONFIG:
             return await self._gardener.request_admin_kubeconfig(instance.shoot_name, expiration_seconds)
-        name = binding_resource_name(binding_id)
+        identity = binding_identity(binding_id)
         async with self._clusters.connect(instance.runtime_id) as cluster:
-            await cluster.ensure_binding_identity(name, MANAGED_BY_LABELS)
-            token = await cluster.request_token(name, expiration_seconds)
+            await cluster.ensure_binding_identity(identity)
+            token = await cluster.request_token(identity.name, expiration_seconds)
             endpoint = cluster.endpoint
         kubeconfig = build_token_kubeconfig(instance.cluster_name, endpoint, token.secret.reveal())
         return IssuedCredentials(Secret(kubeconfig), token.expires_at)

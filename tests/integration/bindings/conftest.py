@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 import attrs
@@ -17,7 +17,7 @@ from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, Mem
 from keb_adapters.memory.storage import MemoryStorage
 from keb_app.bootstrap import Storage, build_services
 from keb_domain.errors import ClusterError, ClusterUnavailableError
-from keb_domain.model.binding import Binding
+from keb_domain.model.binding import Binding, BindingIdentity
 from keb_domain.ports import IssuedCredentials, RuntimeCluster
 from tests.integration.http.conftest import Broker, asgi_client, instance_path
 from tests.support import AWS, SERVICE, FakeClock, SequentialIds, settings_for_tests
@@ -101,11 +101,11 @@ class FakeRuntimeCluster:
         self._fakes = fakes
         self._inner = inner
 
-    async def ensure_binding_identity(self, name: str, labels: Mapping[str, str]) -> None:
+    async def ensure_binding_identity(self, identity: BindingIdentity) -> None:
         """``identity_gate`` holds the call before anything exists in the runtime."""
         await self._fakes.identity_gate.pass_through()
         self._fakes.reach()
-        await self._inner.ensure_binding_identity(name, labels)
+        await self._inner.ensure_binding_identity(identity)
 
     async def request_token(self, name: str, expiration_seconds: int) -> IssuedCredentials:
         """The gate holds the answer: the token exists in the runtime before the broker receives it."""

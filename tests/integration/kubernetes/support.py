@@ -21,6 +21,7 @@ from kubernetes.client.exceptions import ApiException
 
 from keb_app.landscape import FakeCluster
 from keb_app.landscape.cluster import ApiRequest, ApiResponse
+from keb_domain.model.binding import BindingIdentity
 from keb_domain.ports import IssuedCredentials, RuntimeClusters
 
 KUBECTL = "/usr/bin/kubectl"
@@ -36,7 +37,7 @@ async def ensure_identity(
 ) -> None:
     """``ensure_binding_identity`` over a connection of its own."""
     async with clusters.connect(runtime_id) as cluster:
-        await cluster.ensure_binding_identity(name, labels)
+        await cluster.ensure_binding_identity(BindingIdentity(name, labels))
 
 
 async def request_token(

@@ -18,6 +18,7 @@ from keb_adapters.kubernetes.gardener import KubernetesGardener
 from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
 from keb_app.landscape import FakeCluster, KimSimulator, KubeApiServer, skr_cluster_name
 from keb_domain.errors import ClusterNotFoundError
+from keb_domain.model.binding import BindingIdentity
 
 from .conftest import REQUEST_TIMEOUT
 from .support import (
@@ -195,7 +196,7 @@ async def test_one_connection_reads_the_kubeconfig_secret_once(
     """A token bind's identity and token over one connection cost one read of the Secret from KCP."""
     kcp.clear_requests()
     async with runtime_clusters.connect(RUNTIME) as cluster:
-        await cluster.ensure_binding_identity(NAME, MANAGED_BY)
+        await cluster.ensure_binding_identity(BindingIdentity(NAME, MANAGED_BY))
         await cluster.request_token(NAME, 900)
     assert calls(kcp) == [("GET", f"/api/v1/namespaces/kcp-system/secrets/kubeconfig-{RUNTIME}", 200)]
 

@@ -18,6 +18,7 @@ from keb_domain.model.binding import (
     ClusterEndpoint,
     CredentialStrategy,
     ExpirationPolicy,
+    binding_identity,
     binding_resource_name,
     build_token_kubeconfig,
     check_nameable,
@@ -301,3 +302,11 @@ def test_token_binding_id_examples(binding_id: str, ok: bool) -> None:
     else:
         with pytest.raises(InvalidRequestError):
             check_nameable(binding_id, TOKEN)
+
+
+def test_a_token_binding_identity_is_named_labelled_and_granted_as_keb_does() -> None:
+    """``kyma-binding-{id}``, labelled managed-by the broker, allowed everything (KEB's bindings manager)."""
+    identity = binding_identity("b1")
+    assert identity.name == "kyma-binding-b1"
+    assert identity.labels == {"app.kubernetes.io/managed-by": "kcp-kyma-environment-broker"}
+    assert [(r.api_groups, r.resources, r.verbs) for r in identity.rules] == [(("*",), ("*",), ("*",))]

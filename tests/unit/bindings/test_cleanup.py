@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -11,7 +11,7 @@ import pytest
 from keb_adapters.crypto import AesGcmCipher
 from keb_adapters.memory.clusters import MemoryGardener, MemoryRuntimeClusters
 from keb_domain.errors import ClusterUnavailableError
-from keb_domain.model.binding import Binding, CredentialStrategy, ExpirationPolicy
+from keb_domain.model.binding import Binding, BindingIdentity, CredentialStrategy, ExpirationPolicy
 from keb_domain.ports import IssuedCredentials, RuntimeCluster
 from keb_domain.secrets import Secret
 from keb_domain.usecases.bindings import BindCommand, BindingUseCases, CredentialIssuer
@@ -43,8 +43,8 @@ class _PartlyUnreachable:
         self._runtime_id = runtime_id
         self._unreachable = unreachable
 
-    async def ensure_binding_identity(self, name: str, labels: Mapping[str, str]) -> None:
-        await self._inner.ensure_binding_identity(name, labels)
+    async def ensure_binding_identity(self, identity: BindingIdentity) -> None:
+        await self._inner.ensure_binding_identity(identity)
 
     async def request_token(self, name: str, expiration_seconds: int) -> IssuedCredentials:
         return await self._inner.request_token(name, expiration_seconds)
