@@ -475,11 +475,22 @@ async def wait_succeeded(client: httpx.AsyncClient, ids: Sequence[str], limit: f
 
 
 async def provision_many(
-    client: httpx.AsyncClient, ids: Sequence[str], plan_id: str, *, region: str | None, concurrency: int
+    client: httpx.AsyncClient,
+    ids: Sequence[str],
+    plan_id: str,
+    *,
+    region: str | None,
+    concurrency: int,
+    accounts: int = 0,
 ) -> None:
+    """Provision ``ids``; each in a global account of its own, or spread over ``accounts`` global accounts
+    (a plan with a dedicated hyperscaler account pool has one account per global account to give).
+    """
+
     async def one(instance_id: str, n: int) -> None:
+        account = f"ga-{n % accounts}" if accounts else f"ga-{instance_id}"
         body = provision_body(
-            plan_id, name=f"n{n}", subaccount=f"sa-{instance_id}", account=f"ga-{instance_id}", region=region
+            plan_id, name=f"n{n}", subaccount=f"sa-{instance_id}", account=account, region=region
         )
         response = await client.put(
             f"{INSTANCES}{instance_id}",

@@ -108,7 +108,10 @@ async def load_through_broker(url: str, instances: int, bindings: int) -> tuple[
     """Provision ``instances`` aws runtimes to the end and bind ``bindings`` of them: ids, binding paths."""
     ids = [f"bench-{uuid.uuid4().hex[:12]}" for _ in range(instances)]
     async with httpx.AsyncClient(base_url=url, headers=kit.OSB_HEADERS, timeout=60) as client:
-        await kit.provision_many(client, ids, kit.AWS_PLAN, region="eu-central-1", concurrency=16)
+        # Ten global accounts: the local landscape's aws pool has 20 accounts to claim, one per account.
+        await kit.provision_many(
+            client, ids, kit.AWS_PLAN, region="eu-central-1", concurrency=16, accounts=10
+        )
         await kit.wait_succeeded(client, ids, limit=120 + instances)
         binding_paths: list[str] = []
 

@@ -278,7 +278,7 @@ def build_services(
     if storage is None:
         if settings.database_kind == "sqlite":
             private_directory(settings.data_dir)
-        engine = create_engine(settings.database_url, tls=settings.database_tls)
+        engine = create_engine(settings.database_url, tls=settings.database_tls, pool=settings.database_pool)
         storage = SqlStorage(engine)
 
         async def _migrate() -> None:

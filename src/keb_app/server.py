@@ -229,7 +229,7 @@ async def migrate_database(settings: Settings) -> None:
     """Bring the schema up to date once, before any worker starts."""
     if settings.database_kind == "sqlite":
         private_directory(settings.data_dir)
-    engine = create_engine(settings.database_url, tls=settings.database_tls)
+    engine = create_engine(settings.database_url, tls=settings.database_tls, pool=settings.database_pool)
     try:
         before, after = await migrate(engine)
     finally:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import attrs
 import yaml
 
-from keb_adapters.sql.database import DatabaseTls
+from keb_adapters.sql.database import DatabasePool, DatabaseTls
 from keb_app.variables import BY_NAME, UNREAD, VARIABLES, Variable
 from keb_domain.errors import ConfigurationError, PlatformRegionNotServedError
 from keb_domain.model.binding import ExpirationPolicy
@@ -80,6 +80,13 @@ def parse_positive_int(text: str) -> int:
     value = parse_int(text)
     if value < 1:
         raise ValueError(f"{value} is not a whole number of at least 1")
+    return value
+
+
+def parse_non_negative_int(text: str) -> int:
+    value = parse_int(text)
+    if value < 0:
+        raise ValueError(f"{value} is negative")
     return value
 
 
@@ -193,6 +200,9 @@ _STRICTER: Mapping[str, Callable[[str], Any]] = {
     "APP_BROKER_PORT": parse_port,
     "APP_BROKER_STATUS_PORT": parse_port,
     "APP_HTTP_WORKERS": parse_positive_int,
+    "APP_DATABASE_MAX_OPEN_CONNS": parse_positive_int,
+    "APP_DATABASE_MAX_IDLE_CONNS": parse_non_negative_int,
+    "APP_DATABASE_CONN_MAX_LIFETIME": parse_positive_duration,
     "APP_HTTP_MAX_CONNECTIONS": parse_positive_int,
     "APP_HTTP_HEADER_TIMEOUT": parse_positive_duration,
     "APP_HTTP_BODY_TIMEOUT": parse_positive_duration,
@@ -250,6 +260,14 @@ def _database_tls(env: _Env) -> DatabaseTls | None:
             raise ConfigurationError("APP_DATABASE_SSLROOTCERT: set, but APP_DATABASE_SSLMODE is disable")
         return None
     return DatabaseTls(mode=mode, root_cert=Path(root) if root else None)
+
+
+def _database_pool(env: _Env) -> DatabasePool:
+    return DatabasePool(
+        max_open=env.integer("APP_DATABASE_MAX_OPEN_CONNS", parse_positive_int),
+        max_idle=env.integer("APP_DATABASE_MAX_IDLE_CONNS", parse_non_negative_int),
+        max_lifetime=env.seconds("APP_DATABASE_CONN_MAX_LIFETIME", parse=parse_positive_duration),
+    )
 
 
 def _database_url(env: _Env, data_dir: Path) -> str:
@@ -379,6 +397,7 @@ class Settings:
     data_dir: Path
     database_url: str
     database_tls: DatabaseTls | None
+    database_pool: DatabasePool
     broker: BrokerConfig
     recovery_delay: float
     binding_policy: ExpirationPolicy
@@ -579,6 +598,7 @@ class Settings:
             data_dir=data_dir,
             database_url=_database_url(env, data_dir),
             database_tls=_database_tls(env),
+            database_pool=_database_pool(env),
             broker=broker,
             recovery_delay=env.seconds("APP_OPERATION_RECOVERY_DELAY"),
             binding_policy=_binding_policy(env),

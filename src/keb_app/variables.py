@@ -189,6 +189,25 @@ _DATABASE = [
         "`verify-full`; empty: the system's CAs.",
     ),
     _v(
+        "APP_DATABASE_MAX_OPEN_CONNS",
+        "int",
+        "10",
+        "Connections to the database one broker process opens at most (KEB: 8); above zero.",
+    ),
+    _v(
+        "APP_DATABASE_MAX_IDLE_CONNS",
+        "int",
+        "10",
+        "Of those, how many stay open between uses (KEB: 2); the others are closed when returned. Below "
+        "the maximum, a steady load opens and closes connections all the time.",
+    ),
+    _v(
+        "APP_DATABASE_CONN_MAX_LIFETIME",
+        "duration",
+        "30m",
+        "A connection older than this is replaced when it is next taken from the pool.",
+    ),
+    _v(
         "APP_DATABASE_SECRET_KEY",
         "text",
         "",
@@ -899,6 +918,15 @@ KEB_CHART_VARIABLES: tuple[str, ...] = (
     "APP_USE_HAP_FOR_DEPROVISIONING",
 )
 
+# APP_* variables KEB's code reads with a default of its own that its chart does not set
+# (internal/storage/config.go: the database pool).
+KEB_CODE_VARIABLES: tuple[str, ...] = (
+    "APP_DATABASE_CONN_MAX_LIFETIME",
+    "APP_DATABASE_MAX_IDLE_CONNS",
+    "APP_DATABASE_MAX_OPEN_CONNS",
+)
+KEB_VARIABLES: tuple[str, ...] = KEB_CHART_VARIABLES + KEB_CODE_VARIABLES
+
 
 def keb_status(name: str) -> tuple[str, str]:
     """How keb treats KEB's variable ``name``: (status, note) for the document's KEB table."""
@@ -957,14 +985,14 @@ def render_document() -> str:
     lines += [
         "## KEB's variables",
         "",
-        "Every `APP_*` variable of KEB's Helm chart and what keb does with it. *refused unless* means the",
-        "variable switches on a KEB feature keb does not have: any other value stops startup, so nothing is",
-        "silently ignored.",
+        "Every `APP_*` variable of KEB's Helm chart (and the few its code reads that the chart leaves at",
+        "their defaults) and what keb does with it. *refused unless* means the variable switches on a KEB",
+        "feature keb does not have: any other value stops startup, so nothing is silently ignored.",
         "",
         "| KEB variable | keb | Why / meaning |",
         "|---|---|---|",
     ]
-    for name in KEB_CHART_VARIABLES:
+    for name in KEB_VARIABLES:
         status, note = keb_status(name)
         lines.append(f"| `{name}` | {status} | {_cell(note)} |")
     lines.append("")

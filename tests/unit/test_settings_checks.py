@@ -56,3 +56,31 @@ def test_the_nearest_data_directory_above_is_found(tmp_path: Path) -> None:
     assert default_data_dir(tmp_path) == tmp_path.resolve() / ".keb"
     (below / ".keb").mkdir()
     assert default_data_dir(below) == below.resolve() / ".keb"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("APP_DATABASE_MAX_OPEN_CONNS", "0"),
+        ("APP_DATABASE_MAX_IDLE_CONNS", "-1"),
+        ("APP_DATABASE_CONN_MAX_LIFETIME", "0s"),
+    ],
+)
+def test_a_pool_that_cannot_work_is_refused_by_name(variable: str, value: str) -> None:
+    """No connection at all, a negative idle count or a zero lifetime stop startup naming the variable."""
+    with pytest.raises(ConfigurationError, match=variable):
+        Settings.from_env({**BASE, variable: value})
+
+
+def test_the_pool_keeps_its_idle_connections_and_opens_the_rest_on_demand() -> None:
+    """KEB's names and meanings: idle connections are the pool SQLAlchemy keeps, the rest overflow."""
+    keb_defaults = Settings.from_env(
+        {**BASE, "APP_DATABASE_MAX_OPEN_CONNS": "8", "APP_DATABASE_MAX_IDLE_CONNS": "2"}
+    ).database_pool
+    assert keb_defaults.engine_args() == {"pool_size": 2, "max_overflow": 6, "pool_recycle": 1800.0}
+    ours = Settings.from_env(BASE).database_pool
+    assert ours.engine_args() == {"pool_size": 10, "max_overflow": 0, "pool_recycle": 1800.0}
+    more_idle_than_open = Settings.from_env(
+        {**BASE, "APP_DATABASE_MAX_OPEN_CONNS": "3", "APP_DATABASE_MAX_IDLE_CONNS": "5"}
+    ).database_pool
+    assert more_idle_than_open.engine_args()["pool_size"] == 3

@@ -40,6 +40,29 @@ class DatabaseTls:
         return {"ssl": context}
 
 
+@attrs.frozen
+class DatabasePool:
+    """How many connections a broker process keeps (KEB's ``MaxOpenConns``, ``MaxIdleConns``,
+    ``ConnMaxLifetime``).
+
+    At most ``max_open`` connections at once; up to ``max_idle`` of them stay open between uses, the others
+    are closed when returned (each new one costs a TCP handshake and authentication on PostgreSQL, a thread
+    on SQLite); a connection older than ``max_lifetime`` seconds is replaced when next taken.
+    """
+
+    max_open: int = 10
+    max_idle: int = 10
+    max_lifetime: float = 1800.0
+
+    def engine_args(self) -> dict[str, Any]:
+        kept = min(self.max_idle, self.max_open)
+        return {
+            "pool_size": kept,
+            "max_overflow": self.max_open - kept,
+            "pool_recycle": self.max_lifetime,
+        }
+
+
 def _sqlite_file(url: str) -> Path | None:
     """The database file of a SQLite URL; None for an in-memory or URI-style database."""
     database = sa.engine.make_url(url).database
@@ -54,18 +77,23 @@ def create_engine(
     echo: bool = False,
     connect_args: dict[str, Any] | None = None,
     tls: DatabaseTls | None = None,
+    pool: DatabasePool | None = None,
 ) -> AsyncEngine:
     """An async engine; SQLite gets WAL and a busy timeout so a writer waits instead of failing.
 
     A SQLite file is created owner-only (0600) before SQLite opens it; SQLite gives its ``-wal`` and
     ``-shm`` files the database file's mode, so they are owner-only too.
     """
+    in_memory = url.startswith("sqlite") and _sqlite_file(url) is None  # one shared connection
+    pool_args = {} if in_memory else (pool or DatabasePool()).engine_args()
     if tls is not None and not url.startswith("sqlite"):
         connect_args = {**tls.connect_args(), **(connect_args or {})}
     if url.startswith("sqlite"):
         if (path := _sqlite_file(url)) is not None:
             private_file(path)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30, **(connect_args or {})})
+        engine = create_async_engine(
+            url, echo=echo, connect_args={"timeout": 30, **(connect_args or {})}, **pool_args
+        )
 
         @sa.event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -77,7 +105,7 @@ def create_engine(
         return engine
     # No pool_pre_ping (a round trip before every request): SqlStorage replaces a dropped connection
     # when its first statement fails, and SQLAlchemy then discards every older pooled connection.
-    return create_async_engine(url, echo=echo, connect_args=connect_args or {})
+    return create_async_engine(url, echo=echo, connect_args=connect_args or {}, **pool_args)
 
 
 def _alembic_config(connection: sa.Connection) -> Config:

@@ -1236,6 +1236,20 @@ class FakeCluster:
         with self._lock:
             return self._list(self._resource(resource), namespace or "", label_selector)
 
+    def resource_versions(self, resource: str, namespace: str | None = None) -> dict[str, str]:
+        """Name -> ``resourceVersion`` of the objects of one type in one namespace, copying no object.
+
+        What a controller's watch tells it: which objects changed since it last looked.
+        """
+        with self._lock:
+            bucket = self._bucket(self._resource(resource))
+            wanted = namespace or ""
+            return {
+                name: str(obj["metadata"].get("resourceVersion", ""))
+                for (ns, name), obj in bucket.items()
+                if ns == wanted
+            }
+
     def put(self, resource: str, obj: JsonObject) -> JsonObject:
         """Seed an object as given (status included), creating or overwriting it; metadata is filled.
 

@@ -65,6 +65,14 @@ class KimSimulator:
         fail_when: returns a failure message for a Runtime that should end ``Failed`` instead of
             ``Ready`` (evaluated when it would turn Ready), else None.
         interval: seconds between background reconciliations (:meth:`start`).
+        resync: seconds (of ``clock``) after which a settled Runtime is reconciled again though it did
+            not change (kubeconfig rotation, a Shoot or Secret someone removed), as a controller's
+            periodic resync does.
+
+    Like the real, watch-driven KIM, a pass reconciles only the Runtimes that changed since their last
+    reconciliation (their ``resourceVersion`` moved) or that have something due: the end of their
+    ``ready_after`` or ``delete_after`` wait, or their resync. A pass therefore costs what changed, not
+    what exists, however many settled Runtimes the landscape holds.
     """
 
     def __init__(
@@ -80,6 +88,7 @@ class KimSimulator:
         clock: Callable[[], float] = time.monotonic,
         fail_when: Callable[[JsonObject], str | None] | None = None,
         interval: float = 0.2,
+        resync: float = 60.0,
     ) -> None:
         self._server = server
         self.kcp = kcp
@@ -91,6 +100,9 @@ class KimSimulator:
         self._clock = clock
         self.fail_when = fail_when
         self._interval = interval
+        self.resync = resync
+        # name -> (resourceVersion when last reconciled, clock time it is due again regardless)
+        self._watched: dict[str, tuple[str, float]] = {}
         self._lock = threading.RLock()
         self._progress: dict[str, _Progress] = {}
         self._deleting: dict[str, float] = {}
@@ -149,18 +161,26 @@ class KimSimulator:
             if kcp is None or garden is None:
                 return
             now = self._clock()
-            seen = set()
-            for runtime in kcp.list(RUNTIMES, self.namespace):
-                name = runtime["metadata"]["name"]
-                seen.add(name)
+            versions = kcp.resource_versions(RUNTIMES, self.namespace)
+            for name, version in versions.items():
+                watched = self._watched.get(name)
+                if watched is not None and watched[0] == version and now < watched[1]:
+                    continue  # unchanged and nothing due: a settled or waiting Runtime costs nothing
+                runtime = kcp.get(RUNTIMES, name, self.namespace)
+                if runtime is None:
+                    continue
                 try:
-                    self._reconcile(kcp, garden, runtime, now)
+                    due = self._reconcile(kcp, garden, runtime, now)
                 except ApiError as error:  # e.g. a concurrent write; the next pass retries
+                    self._watched.pop(name, None)
                     _log.warning("KIM simulator: runtime %s: %s", name, error.message)
-            for name in set(self._progress) - seen:
-                del self._progress[name]
-            for name in set(self._deleting) - seen:
-                del self._deleting[name]
+                    continue
+                # The version seen before reconciling: the simulator's own writes move it, so the
+                # next pass looks once more and finds nothing to do, and no concurrent change is missed.
+                self._watched[name] = (version, due)
+            for table in (self._progress, self._deleting, self._watched):
+                for name in set(table) - versions.keys():
+                    del table[name]
 
     def fail(self, runtime_name: str, message: str) -> None:
         """Turn a Runtime ``Failed`` now, with a condition carrying ``message``; an update retries it."""
@@ -170,14 +190,15 @@ class KimSimulator:
             if runtime is None:
                 raise KeyError(runtime_name)
             self._progress.pop(runtime_name, None)
+            self._watched.pop(runtime_name, None)
             self._set_failed(kcp, runtime, message)
 
-    def _reconcile(self, kcp: FakeCluster, garden: FakeCluster, runtime: JsonObject, now: float) -> None:
+    def _reconcile(self, kcp: FakeCluster, garden: FakeCluster, runtime: JsonObject, now: float) -> float:
+        """Bring one Runtime a step further; returns the clock time it is due again if it does not change."""
         meta = runtime["metadata"]
         name = meta["name"]
         if meta.get("deletionTimestamp"):
-            self._reconcile_deletion(kcp, garden, runtime, now)
-            return
+            return self._reconcile_deletion(kcp, garden, runtime, now)
         finalizers = list(meta.get("finalizers") or [])
         if FINALIZER not in finalizers:
             runtime = kcp.patch(
@@ -188,21 +209,22 @@ class KimSimulator:
         status = runtime.get("status") or {}
         if status.get("observedGeneration") == generation and status.get("state") in ("Ready", "Failed"):
             self._progress.pop(name, None)
-            return
+            return now + self.resync
         progress = self._progress.get(name)
         if progress is None or progress.generation != generation:
-            self._progress[name] = _Progress(generation, now)
+            progress = self._progress[name] = _Progress(generation, now)
             if status.get("state") != "Pending":
                 self._set_pending(kcp, runtime)
-            return
+            return progress.since + self.ready_after
         if now - progress.since < self.ready_after:
-            return
+            return progress.since + self.ready_after
         del self._progress[name]
         message = self.fail_when(runtime) if self.fail_when is not None else None
         if message:
             self._set_failed(kcp, runtime, message)
         else:
             self._set_ready(kcp, runtime)
+        return now + self.resync
 
     # --- status ------------------------------------------------------------------------------------
 
@@ -381,10 +403,10 @@ class KimSimulator:
 
     def _reconcile_deletion(
         self, kcp: FakeCluster, garden: FakeCluster, runtime: JsonObject, now: float
-    ) -> None:
+    ) -> float:
         name = runtime["metadata"]["name"]
         if FINALIZER not in (runtime["metadata"].get("finalizers") or []):
-            return  # someone else's finalizer holds it
+            return now + self.resync  # someone else's finalizer holds it
         if name not in self._deleting:
             self._deleting[name] = now
             self._progress.pop(name, None)
@@ -407,10 +429,12 @@ class KimSimulator:
             self._server.remove_cluster(skr_cluster_name(name))
             if kcp.get("secrets", f"kubeconfig-{name}", self.namespace) is not None:
                 kcp.delete("secrets", f"kubeconfig-{name}", self.namespace)
-            return
+            return now + self.delete_after
         if now - self._deleting[name] >= self.delete_after:
             del self._deleting[name]
             kcp.remove_finalizers(RUNTIMES, name, self.namespace, [FINALIZER])
+            return now + self.resync
+        return self._deleting[name] + self.delete_after
 
 
 def _parse_time(text: str) -> float:

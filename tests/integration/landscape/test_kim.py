@@ -15,7 +15,7 @@ from keb_app.landscape import (
     decode_kubeconfig_secret,
     skr_cluster_name,
 )
-from keb_app.landscape.kim import FINALIZER
+from keb_app.landscape.kim import FINALIZER, RUNTIMES
 
 from .conftest import ClientFactory
 from .support import FakeClock, runtime_body
@@ -228,3 +228,41 @@ def test_background_thread_reconciles_until_stopped(
     finally:
         kim.stop()
     assert state == "Ready"
+
+
+def test_a_pass_reads_only_runtimes_that_changed_or_are_due(
+    kcp: FakeCluster, kim: KimSimulator, kim_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settled Runtimes cost a pass nothing: it reads only what changed since it last looked (as a watch)."""
+    for index in range(5):
+        _make_ready(kcp, kim, kim_clock, f"rt-{index}")
+    kim.step()  # one more look after the simulator's own last writes
+    reads: list[str] = []
+    original = FakeCluster.get
+
+    def counting_get(self: FakeCluster, resource: str, name: str, namespace: str | None = None) -> Any:
+        reads.append(f"{resource}/{name}")
+        return original(self, resource, name, namespace)
+
+    monkeypatch.setattr(FakeCluster, "get", counting_get)
+    kim.step()
+    assert reads == []
+    kcp.patch("runtimes", "rt-3", {"spec": {"shoot": {"purpose": "production"}}}, "kcp-system")
+    kim.step()
+    runtime_reads = [read for read in reads if read.startswith(f"{RUNTIMES}/")]
+    assert runtime_reads == [f"{RUNTIMES}/rt-3"]
+    assert _runtime(kcp, "rt-3")["status"]["state"] == "Pending"
+
+
+def test_a_settled_runtime_is_resynced_and_its_missing_secret_recreated(
+    kcp: FakeCluster, kim: KimSimulator, kim_clock: FakeClock
+) -> None:
+    """After ``resync`` a settled Runtime is reconciled again: a kubeconfig Secret someone deleted returns."""
+    _make_ready(kcp, kim, kim_clock)
+    kim.step()
+    kcp.delete("secrets", "kubeconfig-rt-1", "kcp-system")
+    kim.step()
+    assert kcp.get("secrets", "kubeconfig-rt-1", "kcp-system") is None  # not due yet: no watch on Secrets
+    kim_clock.advance(kim.resync)
+    kim.step()
+    assert kcp.get("secrets", "kubeconfig-rt-1", "kcp-system") is not None
