@@ -92,6 +92,10 @@ class EncodedCatalogs:
         self._build = build or (lambda c, region: build_catalog(c.policy, c.catalog, region))
         self._encoded: OrderedDict[str, Encoded] = OrderedDict()
 
+    @property
+    def config(self) -> BrokerConfig:
+        return self._config
+
     def get(self, platform_region: str) -> Encoded:
         found = self._encoded.get(platform_region)
         if found is not None:
