@@ -25,12 +25,18 @@ from keb_adapters.crypto import AesGcmCipher, local_secret_key
 from keb_adapters.files import private_directory
 from keb_adapters.http.bindings import BindingCreation
 from keb_adapters.kubernetes.client import KubeClient, LazyClient, listen_for_errors
-from keb_adapters.kubernetes.control_plane import KubernetesControlPlane, KubernetesRuntimeConfiguration
+from keb_adapters.kubernetes.control_plane import (
+    KubernetesControlPlane,
+    KubernetesMachineVolumeSizes,
+    KubernetesRuntimeConfiguration,
+    KubernetesSeedRegions,
+)
 from keb_adapters.kubernetes.gardener import KubernetesCredentialsBindings, KubernetesGardener
 from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
 from keb_adapters.memory.accounts import MemoryCredentialsBindings
 from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, MemoryRuntimeClusters
 from keb_adapters.memory.inventory import MemoryInventory
+from keb_adapters.memory.landscape_facts import MemoryMachineVolumeSizes, MemorySeedRegions
 from keb_adapters.memory.runtime_config import MemoryRuntimeConfiguration
 from keb_adapters.memory.statistics import MemoryStatistics
 from keb_adapters.memory.storage import MemoryStorage
@@ -41,6 +47,7 @@ from keb_adapters.sql.statistics import SqlStatistics
 from keb_adapters.sql.storage import SqlStorage
 from keb_adapters.system import RandomIds, SystemClock
 from keb_app.engine import OperationEngine
+from keb_app.landscape.facts import SEED_REGIONS, built_in_volume_sizes
 from keb_app.landscape.local import LocalLandscape
 from keb_app.landscape.pools import local_pools
 from keb_app.landscape.shared import (
@@ -53,7 +60,9 @@ from keb_app.landscape.shared import (
 from keb_app.observe import Observers, OperationLog
 from keb_app.settings import Settings
 from keb_domain.auth import TokenVerifier
-from keb_domain.errors import ConfigurationError
+from keb_domain.errors import ClusterError, ConfigurationError
+from keb_domain.model.plans import Provider
+from keb_domain.model.volumes import VolumeSizeTable, missing_volume_sizes
 from keb_domain.ports import (
     Cipher,
     Clock,
@@ -62,9 +71,11 @@ from keb_domain.ports import (
     Gardener,
     IdGenerator,
     Inventory,
+    MachineVolumeSizes,
     OperationQueue,
     RuntimeClusters,
     RuntimeConfigurationSource,
+    SeedRegions,
     Statistics,
     StorageReads,
     UnitOfWork,
@@ -254,6 +265,8 @@ def build_services(
     cipher: Cipher | None = None,
     credentials_bindings: CredentialsBindings | None = None,
     runtime_configuration: RuntimeConfigurationSource | None = None,
+    seed_regions: SeedRegions | None = None,
+    volume_sizes: MachineVolumeSizes | None = None,
     run_engine: bool = True,
     idle_poll: float = 1.0,
     metrics: Metrics | None = None,
@@ -305,6 +318,8 @@ def build_services(
         runtime_configuration = runtime_configuration or KubernetesRuntimeConfiguration(
             kcp_client, settings.runtime_configuration_name
         )
+        seed_regions = seed_regions or KubernetesSeedRegions(kcp_client, settings.seeds_cache_name)
+        volume_sizes = volume_sizes or KubernetesMachineVolumeSizes(kcp_client, settings.kcr_config_map_name)
         gardener = gardener or KubernetesGardener(garden_client, settings.gardener_project)
         credentials_bindings = credentials_bindings or KubernetesCredentialsBindings(
             garden_client, settings.gardener_project
@@ -321,16 +336,25 @@ def build_services(
                 memory_pools.add(name, labels)
             credentials_bindings = memory_pools
         runtime_configuration = runtime_configuration or MemoryRuntimeConfiguration()
+        # What the local landscape seeds, so a memory broker behaves as `make run` does.
+        seed_regions = seed_regions or MemorySeedRegions(
+            {p: SEED_REGIONS[p.value] for p in Provider if p.value in SEED_REGIONS}
+        )
+        volume_sizes = volume_sizes or MemoryMachineVolumeSizes(VolumeSizeTable(built_in_volume_sizes()))
     if (
         gardener is None
         or runtime_clusters is None
         or credentials_bindings is None
         or runtime_configuration is None
+        or seed_regions is None
+        or volume_sizes is None
     ):
         raise ConfigurationError(
             "a control plane other than the memory one needs Gardener, runtime clusters, "
-            "credentials bindings and the runtime configuration"
+            "credentials bindings, the runtime configuration, the seed regions and the volume sizes"
         )
+    if settings.broker.runtime.dynamic_volume_size:
+        startup.append(_volume_sizes_check(settings, volume_sizes))
     observer = Observers([OperationLog(), metrics])
     accounts = HyperscalerAccounts(settings.hap_rules, credentials_bindings)
     processor = OperationProcessor(
@@ -342,6 +366,7 @@ def build_services(
         observer=observer,
         accounts=accounts,
         runtime_configuration=runtime_configuration,
+        volume_sizes=volume_sizes,
     )
     operation_engine = OperationEngine(
         storage,
@@ -361,6 +386,7 @@ def build_services(
         notify=operation_engine.wake,
         observer=observer,
         reads=storage,
+        seed_regions=seed_regions,
     )
     stop_listening = listen_for_errors(metrics.cluster_error)
 
@@ -413,6 +439,27 @@ def _client_from_file(path: Path, timeout: float) -> LazyClient:
     return LazyClient(load)
 
 
+def _volume_sizes_check(
+    settings: Settings, volume_sizes: MachineVolumeSizes
+) -> Callable[[], Awaitable[None]]:
+    """KEB's start-up check of dynamic volume sizes: the ConfigMap exists and sizes every machine type."""
+    key = "APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED"
+    where = f"ConfigMap kcp-system/{settings.kcr_config_map_name} (APP_BROKER_KCR_CONFIG_MAP_NAME)"
+
+    async def check() -> None:
+        try:
+            table = await volume_sizes.volume_sizes()
+        except ClusterError as error:
+            raise ConfigurationError(f"{key}: cannot read the {where}: {error.description}") from None
+        if table is None:
+            raise ConfigurationError(f"{key}: the {where} does not exist")
+        missing = missing_volume_sizes(table, settings.broker.policy, settings.broker.catalog.enabled_plans)
+        if missing:
+            raise ConfigurationError(f"{key}: the {where} has no volume size for {', '.join(missing)}")
+
+    return check
+
+
 def landscape_config(settings: Settings) -> LandscapeConfig:
     """The local landscape of the data directory, as the settings configure it."""
     return LandscapeConfig(
@@ -423,6 +470,8 @@ def landscape_config(settings: Settings) -> LandscapeConfig:
         failing_subaccount_prefix=settings.local_failing_subaccount_prefix,
         pool_size=settings.local_pool_size,
         runtime_configuration_name=settings.runtime_configuration_name,
+        seeds_cache_name=settings.seeds_cache_name,
+        kcr_config_map_name=settings.kcr_config_map_name,
         log_level=settings.log_level,
         log_format=settings.log_format,
     )

@@ -250,6 +250,11 @@ def describe(settings: Settings) -> list[tuple[str, str]]:
         ("APP_BROKER_OPERATION_TIMEOUT", f"{timeouts.operation:g}s"),
         ("APP_HAP_RULE_FILE_PATH", os.environ.get("APP_HAP_RULE_FILE_PATH") or "(KEB's chart rules)"),
         ("APP_RUNTIME_CONFIGURATION_CONFIG_MAP_NAME", settings.runtime_configuration_name),
+        ("APP_BROKER_GARDENER_SEEDS_CACHE_CONFIG_MAP_NAME", settings.seeds_cache_name),
+        (
+            "APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED",
+            str(broker.runtime.dynamic_volume_size).lower() + f" ({settings.kcr_config_map_name})",
+        ),
         ("APP_LOCAL_LANDSCAPE_POOL_SIZE", str(settings.local_pool_size)),
         ("APP_TRIAL_CLEANUP_EXPIRATION_PERIOD", f"{settings.job_periods.trial_expiration:g}s"),
         ("APP_FREE_EXPIRATION_PERIOD", f"{settings.job_periods.free_expiration:g}s"),

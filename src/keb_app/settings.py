@@ -200,6 +200,7 @@ _STRICTER: Mapping[str, Callable[[str], Any]] = {
     "APP_BROKER_PORT": parse_port,
     "APP_BROKER_STATUS_PORT": parse_port,
     "APP_HTTP_WORKERS": parse_positive_int,
+    "APP_BROKER_ADDITIONAL_VOLUME_SIZE_GI_MAX_SIZE": parse_non_negative_int,
     "APP_DATABASE_MAX_OPEN_CONNS": parse_positive_int,
     "APP_DATABASE_MAX_IDLE_CONNS": parse_non_negative_int,
     "APP_DATABASE_CONN_MAX_LIFETIME": parse_positive_duration,
@@ -247,6 +248,40 @@ def _plan_names(key: str, names: tuple[str, ...]) -> frozenset[str]:
     if unknown:
         raise ConfigurationError(f"{key}: unknown plan name(s) {', '.join(unknown)}")
     return frozenset(names)
+
+
+# KEB's special names in plan lists (internal/broker/broker.go).
+ALL_PLANS_NAME = "all"
+NO_PLAN_NAME = "no-plan"
+
+
+def _acl_plans(env: _Env) -> frozenset[str]:
+    """``APP_BROKER_ACL_ENABLED_PLANS``: plan names, ``all`` or KEB's chart default ``no-plan``."""
+    key = "APP_BROKER_ACL_ENABLED_PLANS"
+    names = env.items(key)
+    lowered = {name.lower() for name in names}
+    if ALL_PLANS_NAME in lowered:
+        return frozenset(p.name for p in ALL_PLANS)
+    return _plan_names(key, tuple(n for n in names if n.lower() != NO_PLAN_NAME))
+
+
+def _whitelist(key: str, path: str) -> frozenset[str]:
+    """KEB's whitelist files: a YAML mapping ``whitelist: [id, ...]`` (internal/whitelist)."""
+    if not path:
+        return frozenset()
+    loaded = _load_yaml(key, path, "") or {}
+    ids = loaded.get("whitelist") if isinstance(loaded, Mapping) else None
+    if not isinstance(loaded, Mapping) or not isinstance(ids or [], list):
+        raise ConfigurationError(f"{key}: expected a mapping with a 'whitelist' list of ids")
+    return frozenset(str(i) for i in ids or [])
+
+
+def _additional_volume_plans(env: _Env) -> frozenset[str]:
+    key = "APP_BROKER_ADDITIONAL_VOLUME_SIZE_GI_PLANS"
+    plans = _plan_names(key, env.items(key))
+    if plans and not env.flag("APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED"):  # KEB's Config.Validate
+        raise ConfigurationError(f"{key} requires APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED to be true")
+    return plans
 
 
 def _database_tls(env: _Env) -> DatabaseTls | None:
@@ -418,6 +453,8 @@ class Settings:
     local_ready_after: float
     local_pool_size: int
     runtime_configuration_name: str
+    seeds_cache_name: str  # APP_BROKER_GARDENER_SEEDS_CACHE_CONFIG_MAP_NAME
+    kcr_config_map_name: str  # APP_BROKER_KCR_CONFIG_MAP_NAME
     job_periods: JobPeriods
     jobs_interval: float  # 0: the jobs run only as `keb job` (CronJobs)
     scheduled_jobs: tuple[JobName, ...]
@@ -524,6 +561,12 @@ class Settings:
                 default_module_channel=env.text("APP_BROKER_DEFAULT_MODULE_CHANNEL"),
                 audit_log_access=env.flag("APP_BROKER_AUDIT_LOG_ACCESS"),
                 ingress_filtering_plans=ingress_plans,
+                gvisor=env.flag("APP_BROKER_GVISOR_ENABLED"),
+                acl_plans=_acl_plans(env),
+                additional_volume_plans=_additional_volume_plans(env),
+                additional_volume_max_gi=env.integer(
+                    "APP_BROKER_ADDITIONAL_VOLUME_SIZE_GI_MAX_SIZE", parse_non_negative_int
+                ),
             ),
         )
         oidc = OidcConfig()
@@ -547,6 +590,7 @@ class Settings:
             multi_zone=env.flag("APP_INFRASTRUCTURE_MANAGER_MULTI_ZONE_CLUSTER"),
             audit_log_access=env.flag("APP_BROKER_AUDIT_LOG_ACCESS"),
             ingress_filtering_plans=ingress_plans,
+            dynamic_volume_size=env.flag("APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED"),
             control_plane_failure_tolerance=env.text(
                 "APP_INFRASTRUCTURE_MANAGER_CONTROL_PLANE_FAILURE_TOLERANCE"
             ),
@@ -590,6 +634,10 @@ class Settings:
             dashboard_landscape_url=env.text("APP_KYMA_DASHBOARD_CONFIG_LANDSCAPE_URL"),
             broker_url=env.text("APP_BROKER_URL", f"http://{host}:{port}"),
             free_expiration_days=env.seconds("APP_BROKER_FREE_EXPIRATION_PERIOD") / 86400,
+            gvisor_allowed_global_accounts=_whitelist(
+                "APP_GVISOR_WHITELISTED_GLOBAL_ACCOUNTS_FILE_PATH",
+                env.text("APP_GVISOR_WHITELISTED_GLOBAL_ACCOUNTS_FILE_PATH"),
+            ),
         )
         return cls(
             host=host,
@@ -619,6 +667,8 @@ class Settings:
             local_ready_after=env.seconds("APP_LOCAL_LANDSCAPE_READY_AFTER"),
             local_pool_size=env.integer("APP_LOCAL_LANDSCAPE_POOL_SIZE"),
             runtime_configuration_name=env.text("APP_RUNTIME_CONFIGURATION_CONFIG_MAP_NAME"),
+            seeds_cache_name=env.text("APP_BROKER_GARDENER_SEEDS_CACHE_CONFIG_MAP_NAME"),
+            kcr_config_map_name=env.text("APP_BROKER_KCR_CONFIG_MAP_NAME"),
             log_level=env.text("APP_LOG_LEVEL").upper(),
             log_format=env.text("APP_LOG_FORMAT"),
             hap_rules=_hap_rules(env, catalog.enabled_plans),

@@ -290,6 +290,50 @@ _CATALOG = [
         "resource's `spec.auditLogAccessEnabled`, and it cannot be switched off again.",
     ),
     _v(
+        "APP_BROKER_GVISOR_ENABLED",
+        "bool",
+        "false",
+        "Offer the `gvisor` parameter (main worker and worker pools) in every plan but those whose "
+        "configuration sets `disableGvisor`; `gvisor.enabled` gives a worker gVisor as container runtime "
+        "(`cri`). Only the global accounts of `APP_GVISOR_WHITELISTED_GLOBAL_ACCOUNTS_FILE_PATH` may "
+        "enable it.",
+    ),
+    _v(
+        "APP_GVISOR_WHITELISTED_GLOBAL_ACCOUNTS_FILE_PATH",
+        "path",
+        "",
+        "YAML file `whitelist: [<global account id>, ...]`: the accounts that may enable gVisor; "
+        "empty: none.",
+    ),
+    _v(
+        "APP_BROKER_ACL_ENABLED_PLANS",
+        "list",
+        "",
+        "Plans offering `accessControlList` (`spec.shoot.kubernetes.kubeAPIServer.acl`); `all`: every plan, "
+        "`no-plan`: none.",
+    ),
+    _v(
+        "APP_BROKER_ADDITIONAL_VOLUME_SIZE_GI_PLANS",
+        "list",
+        "",
+        "Plans offering `additionalVolumeSizeGi` (main worker and worker pools), added to each worker's "
+        "volume; needs `APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED=true`, as in KEB.",
+    ),
+    _v(
+        "APP_BROKER_ADDITIONAL_VOLUME_SIZE_GI_MAX_SIZE",
+        "int",
+        "100",
+        "Largest `additionalVolumeSizeGi` the schemas allow (KEB's chart default).",
+    ),
+    _v(
+        "APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED",
+        "bool",
+        "false",
+        "Size each worker's volume by its machine type from the ConfigMap `APP_BROKER_KCR_CONFIG_MAP_NAME` "
+        "instead of the plan's `volumeSizeGb`; startup stops unless it sizes every machine type of the "
+        "providers configuration (for enabled plans), as in KEB.",
+    ),
+    _v(
         "APP_PLANS_CONFIGURATION_FILE_PATH",
         "path",
         "",
@@ -526,6 +570,21 @@ _LANDSCAPE = [
         "ConfigMap in kcp-system with the Kyma template per plan (`default` as fallback); absent: built in.",
     ),
     _v(
+        "APP_BROKER_GARDENER_SEEDS_CACHE_CONFIG_MAP_NAME",
+        "text",
+        "gardener-seeds-cache",
+        'ConfigMap in kcp-system with Gardener\'s seed regions per provider (`aws: "seedRegions: [...]"`, '
+        "`default` as fallback): `colocateControlPlane` is refused outside them.",
+    ),
+    _v(
+        "APP_BROKER_KCR_CONFIG_MAP_NAME",
+        "text",
+        "consumption-reporter-config",
+        "ConfigMap in kcp-system whose `nodemeterconfig.yaml` gives the volume size per provider and machine "
+        "type (`meters.node.machine_types.<provider>.<machine>.default_volume_size`); read with "
+        "`APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED`.",
+    ),
+    _v(
         "APP_LOCAL_LANDSCAPE_POOL_SIZE",
         "int",
         "20",
@@ -602,38 +661,6 @@ _DISABLED = ("", "false")
 _NOT_SET = ("",)
 
 UNREAD: tuple[Unread, ...] = (
-    Unread(
-        "APP_BROKER_ACL_ENABLED_PLANS",
-        "`accessControlList` is not offered by keb yet; any plan listed stops startup.",
-        _NOT_SET,
-    ),
-    Unread(
-        "APP_BROKER_ADDITIONAL_VOLUME_SIZE_GI_PLANS",
-        "`additionalVolumeSizeGi` is not offered by keb yet; any plan listed stops startup.",
-        _NOT_SET,
-    ),
-    Unread(
-        "APP_BROKER_ADDITIONAL_VOLUME_SIZE_GI_MAX_SIZE",
-        "Bounds `additionalVolumeSizeGi`, which keb does not offer (see above).",
-    ),
-    Unread(
-        "APP_BROKER_GVISOR_ENABLED",
-        "The `gvisor` parameter is not offered by keb yet; `true` stops startup.",
-        _DISABLED,
-    ),
-    Unread(
-        "APP_GVISOR_WHITELISTED_GLOBAL_ACCOUNTS_FILE_PATH",
-        "Only used with `APP_BROKER_GVISOR_ENABLED`, which keb refuses.",
-    ),
-    Unread(
-        "APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED",
-        "Volume sizes from a ConfigMap are not read by keb yet; `true` stops startup.",
-        _DISABLED,
-    ),
-    Unread(
-        "APP_BROKER_GARDENER_SEEDS_CACHE_CONFIG_MAP_NAME",
-        "Only used to check `colocateControlPlane`, which keb does not offer yet.",
-    ),
     Unread(
         "APP_INFRASTRUCTURE_MANAGER_USE_SMALLER_MACHINE_TYPES",
         "KEB's smaller trial and free machine types are not implemented; `true` stops startup.",
@@ -732,10 +759,6 @@ UNREAD: tuple[Unread, ...] = (
         "APP_BROKER_MONITOR_ADDITIONAL_PROPERTIES",
         "KEB writes unknown provisioning properties to a file for monitoring; keb accepts and drops them "
         "(or refuses them with `APP_BROKER_REJECT_UNSUPPORTED_PARAMETERS`).",
-    ),
-    Unread(
-        "APP_BROKER_KCR_CONFIG_MAP_NAME",
-        "KEB's custom container registry ConfigMap; keb provisions no registry configuration.",
     ),
     Unread(
         "APP_DOMAIN_NAME",

@@ -20,7 +20,9 @@ from keb_domain.model.hap import CredentialsBindingInfo, LabelSelector
 from keb_domain.model.instance import ArchivedInstance, Instance
 from keb_domain.model.inventory import InfoRuntime, RuntimeFilter, RuntimesPage
 from keb_domain.model.operation import Operation, OperationState, OperationType
+from keb_domain.model.plans import Provider
 from keb_domain.model.resources import DesiredKyma, DesiredRuntime, OidcConfiguration, RuntimeStatus
+from keb_domain.model.volumes import VolumeSizeTable
 from keb_domain.secrets import Secret
 
 
@@ -517,4 +519,26 @@ class RuntimeConfigurationSource(Protocol):
     async def data(self) -> dict[str, str] | None:
         """The ConfigMap's ``data``, or None when it does not exist. Transport failures raise the
         ControlPlane errors."""
+        ...
+
+
+class SeedRegions(Protocol):
+    """Where Gardener has seeds, per provider: KEB's ``gardener-seeds-cache`` ConfigMap in KCP
+    (``APP_BROKER_GARDENER_SEEDS_CACHE_CONFIG_MAP_NAME``), read fresh for every colocation check."""
+
+    async def seed_regions(self, provider: Provider) -> tuple[str, ...]:
+        """The provider's seed regions, in the ConfigMap's order; empty when the ConfigMap or its entry for
+        the provider (and a ``default`` entry) is absent. An entry that is not KEB's format raises
+        ClusterUnavailableError, as transport failures do: the operator must fix the ConfigMap."""
+        ...
+
+
+class MachineVolumeSizes(Protocol):
+    """KEB's dynamic volume sizes: the consumption reporter's ConfigMap in KCP
+    (``APP_BROKER_KCR_CONFIG_MAP_NAME``, key ``nodemeterconfig.yaml``), read for every Runtime resource
+    written."""
+
+    async def volume_sizes(self) -> VolumeSizeTable | None:
+        """The default volume size of each machine type, or None when the ConfigMap does not exist.
+        A ConfigMap that is not KEB's format raises ClusterUnavailableError, as transport failures do."""
         ...

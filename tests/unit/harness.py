@@ -15,6 +15,7 @@ import attrs
 
 from keb_adapters.memory.accounts import MemoryCredentialsBindings
 from keb_adapters.memory.clusters import MemoryControlPlane
+from keb_adapters.memory.landscape_facts import MemoryMachineVolumeSizes, MemorySeedRegions
 from keb_adapters.memory.runtime_config import MemoryRuntimeConfiguration
 from keb_adapters.memory.storage import MemoryStorage
 from keb_domain.model.hap import DEFAULT_RULES, HapRules
@@ -49,6 +50,8 @@ class Core:
     processor: OperationProcessor
     pools: MemoryCredentialsBindings
     runtime_configuration: MemoryRuntimeConfiguration
+    seeds: MemorySeedRegions
+    volume_sizes: MemoryMachineVolumeSizes
 
     async def run_due(self) -> int:
         """Process every operation that is due now, once each; returns how many ran."""
@@ -101,6 +104,8 @@ def make_core(
     used = config or default_config()
     pools = memory_pools(kcp, pool_size)
     runtime_configuration = MemoryRuntimeConfiguration()
+    seeds = MemorySeedRegions()
+    volume_sizes = MemoryMachineVolumeSizes()
     accounts = HyperscalerAccounts(HapRules.parse(DEFAULT_RULES, PLANS_BY_NAME), pools)
     return Core(
         clock=clock,
@@ -108,11 +113,20 @@ def make_core(
         storage=storage,
         kcp=kcp,
         config=used,
-        instances=InstanceUseCases(storage, clock, ids, used, reads=storage),
+        instances=InstanceUseCases(storage, clock, ids, used, reads=storage, seed_regions=seeds),
         processor=OperationProcessor(
-            storage, kcp, clock, ids, used, accounts=accounts, runtime_configuration=runtime_configuration
+            storage,
+            kcp,
+            clock,
+            ids,
+            used,
+            accounts=accounts,
+            runtime_configuration=runtime_configuration,
+            volume_sizes=volume_sizes,
         ),
         runtime_configuration=runtime_configuration,
+        seeds=seeds,
+        volume_sizes=volume_sizes,
         pools=pools,
     )
 

@@ -28,6 +28,8 @@ from keb_domain.model.resources import (
 
 RUNTIME_API_VERSION = "infrastructuremanager.kyma-project.io/v1"
 KYMA_API_VERSION = "operator.kyma-project.io/v1beta2"
+# KEB's ``workers.ToGardenerCRI``: the container runtime of a worker with gVisor.
+GVISOR_CRI: Mapping[str, Any] = {"name": "containerd", "containerRuntimes": [{"type": "gvisor"}]}
 
 
 def _worker(worker: Worker) -> dict[str, Any]:
@@ -47,6 +49,8 @@ def _worker(worker: Worker) -> dict[str, Any]:
         "zones": list(worker.zones),
         "volume": volume,
     }
+    if worker.gvisor:
+        body["cri"] = copy.deepcopy(dict(GVISOR_CRI))
     for key in ("labels", "annotations", "taints"):
         value = getattr(worker, key)
         if value:
@@ -92,7 +96,7 @@ def runtime_body(desired: DesiredRuntime) -> dict[str, Any]:
         "platformRegion": desired.platform_region,
         "region": desired.region,
         "secretBindingName": desired.credentials_binding,
-        "enforceSeedLocation": False,
+        "enforceSeedLocation": desired.colocate_control_plane,
         "networking": networking,
         "kubernetes": {
             "version": desired.kubernetes_version,
@@ -100,6 +104,11 @@ def runtime_body(desired: DesiredRuntime) -> dict[str, Any]:
         },
         "provider": provider,
     }
+    # KEB's createKubernetesConfiguration: an ACL whenever the parameter was given, even with no CIDR; KEB's
+    # ``allowedCIDRs`` is ``omitempty``.
+    if desired.allowed_cidrs is not None:
+        acl = {"allowedCIDRs": list(desired.allowed_cidrs)} if desired.allowed_cidrs else {}
+        shoot["kubernetes"]["kubeAPIServer"]["acl"] = acl
     if desired.control_plane_failure_tolerance:
         shoot["controlPlane"] = {
             "highAvailability": {"failureTolerance": {"type": desired.control_plane_failure_tolerance}}
@@ -143,9 +152,13 @@ def updated_runtime_body(current: Mapping[str, Any], desired: DesiredRuntime) ->
         provider["additionalWorkers"] = wanted_shoot["provider"]["additionalWorkers"]
     else:
         provider.pop("additionalWorkers", None)
-    shoot.setdefault("kubernetes", {}).setdefault("kubeAPIServer", {})["additionalOidcConfig"] = wanted_shoot[
-        "kubernetes"
-    ]["kubeAPIServer"]["additionalOidcConfig"]
+    api_server = shoot.setdefault("kubernetes", {}).setdefault("kubeAPIServer", {})
+    api_server["additionalOidcConfig"] = wanted_shoot["kubernetes"]["kubeAPIServer"]["additionalOidcConfig"]
+    # KEB's updateACL: the CIDRs given replace the ACL; an empty list removes it.
+    if desired.allowed_cidrs:
+        api_server["acl"] = {"allowedCIDRs": list(desired.allowed_cidrs)}
+    elif desired.allowed_cidrs is not None:
+        api_server.pop("acl", None)
     updated["spec"]["security"] = wanted["spec"]["security"]
     if desired.audit_log_access:
         updated["spec"]["auditLogAccessEnabled"] = True  # never switched off again

@@ -59,6 +59,16 @@ def _parser() -> argparse.ArgumentParser:
         default="keb-runtime-config",
         help="the runtime configuration ConfigMap seeded in kcp-system (default keb-runtime-config)",
     )
+    parser.add_argument(
+        "--seeds-cache-name",
+        default="gardener-seeds-cache",
+        help="the Gardener seeds cache ConfigMap seeded in kcp-system (default gardener-seeds-cache)",
+    )
+    parser.add_argument(
+        "--kcr-config-map-name",
+        default="consumption-reporter-config",
+        help="the machine volume sizes ConfigMap seeded in kcp-system (default consumption-reporter-config)",
+    )
     parser.add_argument("--log-level", default="INFO", help="log level (default INFO)")
     parser.add_argument(
         "--log-format", choices=("text", "json"), default="text", help="log lines (default text)"
@@ -87,6 +97,8 @@ def _serve_data_dir(args: argparse.Namespace, stop: threading.Event) -> int:
         failing_subaccount_prefix=args.failing_subaccount_prefix,
         pool_size=args.pool_size,
         runtime_configuration_name=args.runtime_configuration_name,
+        seeds_cache_name=args.seeds_cache_name,
+        kcr_config_map_name=args.kcr_config_map_name,
     )
     try:
         owned = own_landscape(config)
@@ -143,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         auth=args.auth,
         pool_size=args.pool_size,
         runtime_configuration_name=args.runtime_configuration_name,
+        seeds_cache_name=args.seeds_cache_name,
+        kcr_config_map_name=args.kcr_config_map_name,
     )
     with landscape:
         out = sys.stdout

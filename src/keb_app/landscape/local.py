@@ -19,6 +19,7 @@ import attrs
 from keb_adapters.files import private_directory
 from keb_app.landscape import _kubeconfig
 from keb_app.landscape.apiserver import KubeApiServer
+from keb_app.landscape.facts import kcr_volume_sizes, seeds_cache
 from keb_app.landscape.kim import JsonObject, KimSimulator
 from keb_app.landscape.pools import CREDENTIALS_BINDINGS, credentials_binding, local_pools
 from keb_domain.model.resources import DEFAULT_KYMA_TEMPLATE
@@ -117,6 +118,8 @@ def start_local_landscape(
     fail_when: Callable[[JsonObject], str | None] | None = None,
     pool_size: int = 20,
     runtime_configuration_name: str = "keb-runtime-config",
+    seeds_cache_name: str = "gardener-seeds-cache",
+    kcr_config_map_name: str = "consumption-reporter-config",
 ) -> LocalLandscape:
     """Start the landscape and write admin kubeconfigs ``kcp.yaml`` and ``garden.yaml`` (mode 0600).
 
@@ -133,13 +136,20 @@ def start_local_landscape(
             existing ones, with their claims, are kept).
         runtime_configuration_name: the runtime configuration ConfigMap seeded in ``kcp-system`` with the
             built-in Kyma template as ``default`` (an existing one, perhaps edited, is kept).
+        seeds_cache_name: KEB's Gardener seeds cache ConfigMap seeded in ``kcp-system`` (kept if present).
+        kcr_config_map_name: KEB's machine volume sizes ConfigMap seeded in ``kcp-system`` (kept if present).
     """
     server = _start_server(host, port, state_dir)
     try:
         kcp = server.find_cluster(KCP) or server.add_cluster(KCP, namespaces=("default", "kcp-system"))
         kcp.ensure_namespace("kcp-system")
-        if kcp.get("configmaps", runtime_configuration_name, "kcp-system") is None:
-            kcp.create("configmaps", runtime_configuration(runtime_configuration_name), "kcp-system")
+        for config_map in (
+            runtime_configuration(runtime_configuration_name),
+            seeds_cache(seeds_cache_name),
+            kcr_volume_sizes(kcr_config_map_name),
+        ):
+            if kcp.get("configmaps", config_map["metadata"]["name"], "kcp-system") is None:
+                kcp.create("configmaps", config_map, "kcp-system")
         garden = server.find_cluster(GARDEN) or server.add_cluster(GARDEN, namespaces=("default",))
         namespace = f"garden-{project}"
         garden.ensure_namespace(namespace)

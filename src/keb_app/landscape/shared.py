@@ -48,6 +48,8 @@ class LandscapeConfig:
     failing_subaccount_prefix: str
     pool_size: int = 20  # CredentialsBindings per dedicated hyperscaler account pool
     runtime_configuration_name: str = "keb-runtime-config"  # the seeded ConfigMap in kcp-system
+    seeds_cache_name: str = "gardener-seeds-cache"  # the seeded seeds cache ConfigMap
+    kcr_config_map_name: str = "consumption-reporter-config"  # the seeded machine volume sizes ConfigMap
     log_level: str = "INFO"  # the broker's, so the landscape's lines fit its log
     log_format: str = "text"
 
@@ -157,6 +159,8 @@ def own_landscape(config: LandscapeConfig) -> OwnedLandscape | None:
             fail_when=failing_subaccounts(config.failing_subaccount_prefix),
             pool_size=config.pool_size,
             runtime_configuration_name=config.runtime_configuration_name,
+            seeds_cache_name=config.seeds_cache_name,
+            kcr_config_map_name=config.kcr_config_map_name,
         )
     except BaseException:
         _unlock(descriptor)
@@ -216,6 +220,10 @@ def _command(config: LandscapeConfig) -> list[str]:
         str(config.pool_size),
         "--runtime-configuration-name",
         config.runtime_configuration_name,
+        "--seeds-cache-name",
+        config.seeds_cache_name,
+        "--kcr-config-map-name",
+        config.kcr_config_map_name,
         "--stop-with-parent",
         "--log-level",
         config.log_level,

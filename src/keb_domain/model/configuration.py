@@ -41,8 +41,7 @@ class PlanConfig:
     internal_only_machines: tuple[str, ...] = ()
     volume_size_gb: int | None = None  # None: the provider's default (80)
     disable_networking: bool = False  # no ``networking`` parameter in the schemas
-    # KEB hides ``colocateControlPlane`` / ``gvisor`` with these; keb offers neither parameter yet, so a
-    # plan's schemas lack them either way.
+    # With these a standard plan's schemas lack ``colocateControlPlane`` / ``gvisor`` (pools' too).
     disable_colocate_control_plane: bool = False
     disable_gvisor: bool = False
 

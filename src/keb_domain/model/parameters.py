@@ -341,3 +341,93 @@ def check_ingress_filtering(
         return
     if plan.name not in listed_plans or (external and value is True):
         raise InvalidParametersError(INGRESS_FILTERING_NOT_AVAILABLE)
+
+
+GVISOR_NOT_AVAILABLE = (
+    "The gvisor parameter is not available for your account. Please contact us for further assistance."
+)
+
+
+def _gvisor_on(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get("enabled") is True
+
+
+def gvisor_requested(parameters: Mapping[str, Any]) -> bool:
+    """``gvisor.enabled`` on the main worker or on any additional worker pool."""
+    pools = parameters.get("additionalWorkerNodePools")
+    pool_list = pools if isinstance(pools, list) else []
+    return _gvisor_on(parameters.get("gvisor")) or any(
+        isinstance(pool, Mapping) and _gvisor_on(pool.get("gvisor")) for pool in pool_list
+    )
+
+
+def check_gvisor(parameters: Mapping[str, Any], global_account_id: str, allowed: frozenset[str]) -> None:
+    """KEB's ``validateGvisorAccess``: gVisor only for the global accounts of the gVisor whitelist."""
+    if gvisor_requested(parameters) and global_account_id not in allowed:
+        raise InvalidParametersError(GVISOR_NOT_AVAILABLE)
+
+
+ACL_NOT_SUPPORTED = "AccessControlList is not supported for this plan"
+
+
+def check_access_control_list(plan: Plan, parameters: Mapping[str, Any], acl_plans: frozenset[str]) -> None:
+    """KEB's ``validateACL``: only for the ACL plans; every allowed CIDR canonical (IPv4 or IPv6)."""
+    acl = parameters.get("accessControlList")
+    if acl is None:
+        return
+    if plan.name not in acl_plans:
+        raise InvalidParametersError(ACL_NOT_SUPPORTED)
+    cidrs = acl.get("allowedCIDRs") if isinstance(acl, Mapping) else None
+    for cidr in cidrs if isinstance(cidrs, list) else []:
+        text = str(cidr)
+        if "/" not in text:
+            raise InvalidParametersError(f"accessControlList.allowedCIDRs: invalid CIDR address: {text}")
+        try:
+            ipaddress.ip_network(text, strict=True)
+        except ValueError:
+            try:
+                ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                raise InvalidParametersError(
+                    f"accessControlList.allowedCIDRs: invalid CIDR address: {text}"
+                ) from None
+            address = text.split("/", maxsplit=1)[0]
+            raise InvalidParametersError(
+                f"accessControlList.allowedCIDRs: {address} must be valid canonical CIDR"
+            ) from None
+
+
+def check_additional_volume_size(
+    plan: Plan, parameters: Mapping[str, Any], listed_plans: frozenset[str]
+) -> None:
+    """KEB's ``additionalVolumeSizeGi`` rules: never negative, only for the listed plans.
+
+    KEB checks the main worker's value; keb also refuses a worker pool's value for a plan not listed, which
+    KEB would apply although its schema does not offer it.
+    """
+    values = [("additionalVolumeSizeGi", parameters.get("additionalVolumeSizeGi"))]
+    pools = parameters.get("additionalWorkerNodePools")
+    for pool in pools if isinstance(pools, list) else []:
+        if isinstance(pool, Mapping):
+            where = f"additionalWorkerNodePools[{pool.get('name')}].additionalVolumeSizeGi"
+            values.append((where, pool.get("additionalVolumeSizeGi")))
+    for where, value in values:
+        if value is None:
+            continue
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise InvalidParametersError(f"{where} must be >= 0, got {value}")
+        if plan.name not in listed_plans:
+            raise InvalidParametersError(f"additionalVolumeSizeGi is not available for plan {plan.name}")
+
+
+def check_colocation(
+    provider: Provider, region: str, plan_regions: Iterable[str], seed_regions: Iterable[str]
+) -> None:
+    """KEB's ``validateColocationRegion``: the region must be one of the plan's regions that has a seed."""
+    offered = set(plan_regions)
+    supported = [r for r in seed_regions if r in offered]
+    if region not in supported:
+        raise InvalidParametersError(
+            f"cannot colocate the control plane in the {region} region. Provider {provider.value} can have "
+            f"control planes in the following regions: [{' '.join(supported)}]"
+        )

@@ -22,6 +22,7 @@ from keb_domain.model.instance import Instance, is_external_licence
 from keb_domain.model.plans import Plan, PlanKind, Provider
 from keb_domain.model.regions import RegionPolicy
 from keb_domain.model.schemas import DEFAULT_NODES_CIDR, DEFAULT_PODS_CIDR, DEFAULT_SERVICES_CIDR
+from keb_domain.model.volumes import VolumeSizeTable
 
 MAIN_WORKER = "cpu-worker-0"
 
@@ -100,6 +101,8 @@ class RuntimeDefaults:
     ingress_filtering_plans: frozenset[str] = (
         frozenset()
     )  # APP_INFRASTRUCTURE_MANAGER_INGRESS_FILTERING_PLANS
+    # APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED: volumes sized by machine type from the KCR ConfigMap
+    dynamic_volume_size: bool = False
     oidc: OidcConfig = attrs.field(factory=OidcConfig)
     kyma_template: Mapping[str, Any] = attrs.field(factory=lambda: copy.deepcopy(DEFAULT_KYMA_TEMPLATE))
 
@@ -154,6 +157,7 @@ class Worker:
     labels: Mapping[str, Any] | None = None
     annotations: Mapping[str, Any] | None = None
     taints: Sequence[Any] | None = None
+    gvisor: bool = False  # gVisor as the container runtime (the ``gvisor`` parameter)
 
 
 @attrs.frozen
@@ -167,8 +171,9 @@ class Networking:
 @attrs.frozen
 class DesiredRuntime:
     """The cluster the broker asks KIM for. An update rewrites only ``workers``, ``additional_workers``,
-    ``oidc``, the security fields, ``audit_log_access`` (never switched off again) and the labels; the rest
-    stays as first created (KEB's ``update_runtime_step.go``)."""
+    ``oidc``, ``allowed_cidrs`` (when given: CIDRs replace the ACL, none removes it; KEB's ``updateACL``), the
+    security fields, ``audit_log_access`` (never switched off again) and the labels; the rest stays as first
+    created (KEB's ``update_runtime_step.go``)."""
 
     name: str
     namespace: str
@@ -189,6 +194,10 @@ class DesiredRuntime:
     ingress_filter: bool
     control_plane_failure_tolerance: str = ""  # "", "node" or "zone"
     audit_log_access: bool = False
+    colocate_control_plane: bool = False  # the control plane on a seed in the cluster's region
+    # The API server's access control list (``accessControlList``): None when the user never gave one; an
+    # empty tuple is an ACL without CIDRs on create (KEB's createKubernetesConfiguration).
+    allowed_cidrs: tuple[str, ...] | None = None
 
 
 @attrs.frozen
@@ -309,6 +318,7 @@ def _worker(
     volume_size_gb: int,
     runtime: RuntimeDefaults,
     pool: Mapping[str, Any] | None = None,
+    gvisor: Any = None,
 ) -> Worker:
     extras = {key: copy.deepcopy(pool[key]) if pool and pool.get(key) else None for key in _POOL_EXTRAS}
     return Worker(
@@ -321,6 +331,7 @@ def _worker(
         disk_type=defaults.disk_type,
         machine_image=runtime.machine_image,
         machine_image_version=runtime.machine_image_version,
+        gvisor=isinstance(gvisor, Mapping) and gvisor.get("enabled") is True,
         **extras,
     )
 
@@ -328,14 +339,25 @@ def _worker(
 _POOL_EXTRAS = ("labels", "annotations", "taints")
 
 
+def _additional_gi(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 def workers(
-    instance: Instance, plan: Plan, policy: RegionPolicy, runtime: RuntimeDefaults
+    instance: Instance,
+    plan: Plan,
+    policy: RegionPolicy,
+    runtime: RuntimeDefaults,
+    volume_sizes: VolumeSizeTable | None = None,
 ) -> tuple[Worker, tuple[Worker, ...]]:
     """The main worker ``cpu-worker-0`` and the additional pools, from the instance's parameters.
 
-    As KEB: the plan's ``volumeSizeGb`` replaces the provider's volume size, machine types go through the
-    provider's ``machinesVersions``, and an additional pool whose machine family
-    ``regionsSupportingMachine`` lists zones for the region is placed in those zones.
+    As KEB: the plan's ``volumeSizeGb`` replaces the provider's volume size, or with ``volume_sizes``
+    (dynamic volume sizes) each worker's machine type decides it; ``additionalVolumeSizeGi`` is added on
+    top; machine types go through the provider's ``machinesVersions``; an additional pool whose machine
+    family ``regionsSupportingMachine`` lists zones for the region is placed in those zones; ``gvisor``
+    gives a worker gVisor as container runtime. Raises VolumeSizeError for a machine type the dynamic
+    volume sizes do not know.
     """
     provider = instance.provider
     defaults = PROVIDER_DEFAULTS[provider]
@@ -346,6 +368,11 @@ def workers(
     bounds = plan.autoscaler
     config = policy.plans.get(plan.name)
     volume_size_gb = (config.volume_size_gb if config else None) or defaults.volume_size_gb
+
+    def volume(resolved_machine: str, additional: Any) -> int:
+        base = volume_sizes.size_gb(provider, resolved_machine) if volume_sizes else volume_size_gb
+        return base + _additional_gi(additional)
+
     if bounds is None:  # trial and free: one fixed node
         machine, minimum, maximum, zone_count = defaults.small_machine, 1, 1, 1
     else:
@@ -356,31 +383,35 @@ def workers(
         minimum = int(params.get("autoScalerMin", bounds.default_min))
         maximum = int(params.get("autoScalerMax", bounds.default_max))
         zone_count = 3 if plan.kind is PlanKind.STANDARD and runtime.multi_zone else 1
+    resolved = provider_config.resolve_machine(machine)
     main = _worker(
         name=MAIN_WORKER,
-        machine=provider_config.resolve_machine(machine),
+        machine=resolved,
         minimum=minimum,
         maximum=maximum,
         zones=zone_names(provider, region, region_zones, zone_count),
         defaults=defaults,
-        volume_size_gb=volume_size_gb,
+        volume_size_gb=volume(resolved, params.get("additionalVolumeSizeGi")),
         runtime=runtime,
+        gvisor=params.get("gvisor"),
     )
     extra: list[Worker] = []
     for pool in params.get("additionalWorkerNodePools") or []:
         ha = bool(pool.get("haZones", True)) and plan.kind is PlanKind.STANDARD
         pool_machine = str(pool["machineType"])
         pool_zones = provider_config.available_zones(pool_machine, region) or region_zones
+        pool_resolved = provider_config.resolve_machine(pool_machine)
         worker = _worker(
             name=str(pool["name"]),
-            machine=provider_config.resolve_machine(pool_machine),
+            machine=pool_resolved,
             minimum=int(pool.get("autoScalerMin", 3)),
             maximum=int(pool.get("autoScalerMax", 20)),
             zones=zone_names(provider, region, pool_zones, 3 if ha else 1),
             defaults=defaults,
-            volume_size_gb=volume_size_gb,
+            volume_size_gb=volume(pool_resolved, pool.get("additionalVolumeSizeGi")),
             runtime=runtime,
             pool=pool,
+            gvisor=pool.get("gvisor"),
         )
         extra.append(worker)
     return main, tuple(extra)
@@ -399,11 +430,25 @@ def _purpose(plan: Plan, runtime: RuntimeDefaults) -> str:
     return "evaluation" if plan.kind in (PlanKind.TRIAL, PlanKind.FREE) else runtime.default_purpose
 
 
+def _access_control_list(parameters: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """``accessControlList.allowedCIDRs``; None when the parameter was never given."""
+    acl = parameters.get("accessControlList")
+    if not isinstance(acl, Mapping):
+        return None
+    return tuple(str(cidr) for cidr in acl.get("allowedCIDRs") or [])
+
+
 def desired_runtime(
-    instance: Instance, plan: Plan, runtime_id: str, policy: RegionPolicy, runtime: RuntimeDefaults
+    instance: Instance,
+    plan: Plan,
+    runtime_id: str,
+    policy: RegionPolicy,
+    runtime: RuntimeDefaults,
+    *,
+    volume_sizes: VolumeSizeTable | None = None,
 ) -> DesiredRuntime:
-    """The Runtime that asks KIM for this instance's cluster."""
-    main, extra = workers(instance, plan, policy, runtime)
+    """The Runtime that asks KIM for this instance's cluster (``volume_sizes``: see ``workers``)."""
+    main, extra = workers(instance, plan, policy, runtime, volume_sizes)
     networking = instance.parameters.get("networking") or {}
     return DesiredRuntime(
         name=resource_name(runtime_id),
@@ -436,6 +481,9 @@ def desired_runtime(
         else "",
         # KEB's create_runtime_resource_step: only with the switch on, and only when the user asked for it.
         audit_log_access=runtime.audit_log_access and instance.parameters.get("auditLogAccess") is True,
+        # KEB's create_runtime_resource_step: the ``colocateControlPlane`` parameter.
+        colocate_control_plane=instance.parameters.get("colocateControlPlane") is True,
+        allowed_cidrs=_access_control_list(instance.parameters),
     )
 
 

@@ -50,6 +50,37 @@ class SchemaOptions:
     audit_log_access: bool = False  # APP_BROKER_AUDIT_LOG_ACCESS: offer ``auditLogAccess`` (not trial, free)
     # APP_INFRASTRUCTURE_MANAGER_INGRESS_FILTERING_PLANS: plans offering ``ingressFiltering``
     ingress_filtering_plans: frozenset[str] = frozenset()
+    gvisor: bool = False  # APP_BROKER_GVISOR_ENABLED: offer ``gvisor`` (hidden by a plan's ``disableGvisor``)
+    # APP_BROKER_ACL_ENABLED_PLANS (``all`` already expanded): plans offering ``accessControlList``
+    acl_plans: frozenset[str] = frozenset()
+    # APP_BROKER_ADDITIONAL_VOLUME_SIZE_GI_PLANS / _MAX_SIZE: plans offering ``additionalVolumeSizeGi``
+    additional_volume_plans: frozenset[str] = frozenset()
+    additional_volume_max_gi: int = 100
+
+
+# KEB's ``DefaultControlsOrder``: the form order of every schema's properties (those present).
+CONTROLS_ORDER = (
+    "name",
+    "kubeconfig",
+    "shootName",
+    "shootDomain",
+    "region",
+    "colocateControlPlane",
+    "machineType",
+    "autoScalerMin",
+    "autoScalerMax",
+    "additionalVolumeSizeGi",
+    "zonesCount",
+    "gvisor",
+    "additionalWorkerNodePools",
+    "modules",
+    "networking",
+    "accessControlList",
+    "oidc",
+    "administrators",
+    "ingressFiltering",
+    "auditLogAccess",
+)
 
 
 def _name(update: bool) -> dict[str, Any]:
@@ -99,6 +130,58 @@ def _ingress_filtering() -> dict[str, Any]:
         "title": "Enable ingress geo-blocking",
         "default": False,
         "description": "If set to true, ingress traffic from embargoed countries is blocked.",
+    }
+
+
+def _colocate_control_plane() -> dict[str, Any]:
+    return {
+        "type": "boolean",
+        "title": "Colocate control plane and worker nodes in the same region",
+        "default": False,
+        "description": "If set to true, the control plane is placed in the same region as the selected "
+        "region from the Region field. The provisioning process fails if the control plane cannot be "
+        "colocated in the region.",
+    }
+
+
+def _gvisor() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "Configures the gVisor container runtime for a worker pool",
+        "required": ["enabled"],
+        "properties": {
+            "enabled": {"type": "boolean", "title": "Enable gVisor container runtime", "default": False}
+        },
+    }
+
+
+def _additional_volume_size(maximum: int) -> dict[str, Any]:
+    return {
+        "type": "integer",
+        "title": "Additional Volume Size (Gi)",
+        "description": "Additional disk space in Gi added on top of the default volume size for the "
+        "worker pool.",
+        "minimum": 0,
+        "maximum": maximum,
+        "default": 0,
+    }
+
+
+def _access_control_list() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "title": "Access Control List",
+        "description": "Allows you to restrict access to Kubernetes API server.",
+        "required": ["allowedCIDRs"],
+        "properties": {
+            "allowedCIDRs": {
+                "type": "array",
+                "title": "Allowed CIDRs",
+                "description": "The whitelisted CIDRs allowed to access the Kubernetes API server. If you "
+                "don't want to define Access Control List, provide an empty list.",
+                "items": {"type": "string", "example": "5.6.0.0/16", "title": "CIDR range"},
+            }
+        },
     }
 
 
@@ -255,7 +338,13 @@ def _modules(default_channel: str) -> dict[str, Any]:
 
 
 def _worker_pools(
-    policy: RegionPolicy, plan: Plan, provider: Provider, machines: tuple[str, ...]
+    policy: RegionPolicy,
+    plan: Plan,
+    provider: Provider,
+    machines: tuple[str, ...],
+    *,
+    gvisor: bool,
+    volume_max_gi: int | None,
 ) -> dict[str, Any]:
     config = policy.provider_config(provider)
     properties: dict[str, Any] = {
@@ -295,6 +384,13 @@ def _worker_pools(
             },
         },
     }
+    if volume_max_gi is not None:  # KEB inserts it after autoScalerMax
+        ordered = list(properties.items())
+        at = [key for key, _ in ordered].index("autoScalerMax") + 1
+        ordered.insert(at, ("additionalVolumeSizeGi", _additional_volume_size(volume_max_gi)))
+        properties = dict(ordered)
+    if gvisor:
+        properties["gvisor"] = _gvisor()
     required = ["name", "machineType", "haZones", "autoScalerMin", "autoScalerMax"]
     if plan.kind is PlanKind.LITE:
         # azure_lite pools are single-zone: KEB's schema has no haZones for them.
@@ -316,13 +412,15 @@ def _worker_pools(
 def _wrap(
     properties: dict[str, Any], required: list[str], options: SchemaOptions, update: bool
 ) -> dict[str, Any]:
+    rank = {key: index for index, key in enumerate(CONTROLS_ORDER)}
+    ordered = dict(sorted(properties.items(), key=lambda item: rank.get(item[0], len(rank))))
     schema: dict[str, Any] = {
         "$schema": DRAFT_04,
         "type": "object",
         "_show_form_view": True,
         "_load_current_config": True,
-        "_controlsOrder": list(properties),
-        "properties": properties,
+        "_controlsOrder": list(ordered),
+        "properties": ordered,
     }
     if required and not update:
         schema["required"] = required
@@ -346,6 +444,30 @@ def plan_schemas(
     )
 
 
+def _switched(
+    properties: dict[str, Any],
+    plan: Plan,
+    options: SchemaOptions,
+    *,
+    gvisor: bool,
+    audit_log_access: bool,
+) -> None:
+    """The parameters KEB's switches add to a plan's create and update schemas (``createSchemaWithProperties``
+    and ``schemas.go``)."""
+    properties["oidc"] = _oidc()
+    properties["administrators"] = _administrators()
+    if gvisor:  # APP_BROKER_GVISOR_ENABLED
+        properties["gvisor"] = _gvisor()
+    if plan.name in options.additional_volume_plans:
+        properties["additionalVolumeSizeGi"] = _additional_volume_size(options.additional_volume_max_gi)
+    if plan.name in options.acl_plans:
+        properties["accessControlList"] = _access_control_list()
+    if plan.name in options.ingress_filtering_plans:  # KEB's plans.go: per plan, all plan kinds
+        properties["ingressFiltering"] = _ingress_filtering()
+    if audit_log_access:  # KEB: every plan but trial and free, create and update
+        properties["auditLogAccess"] = _audit_log_access()
+
+
 def _schema(
     policy: RegionPolicy, plan: Plan, platform_region: str, options: SchemaOptions, *, update: bool
 ) -> dict[str, Any]:
@@ -354,10 +476,7 @@ def _schema(
         properties["name"] = _name(update)
         if not update:
             properties["modules"] = _modules(options.default_module_channel)
-        properties["oidc"] = _oidc()
-        properties["administrators"] = _administrators()
-        if plan.name in options.ingress_filtering_plans:
-            properties["ingressFiltering"] = _ingress_filtering()
+        _switched(properties, plan, options, gvisor=options.gvisor, audit_log_access=False)
         return _wrap(properties, ["name"], options, update)
 
     provider = policy.free_provider(platform_region) if plan.is_free else plan.provider
@@ -372,33 +491,38 @@ def _schema(
             properties["modules"] = _modules(options.default_module_channel)
             if not config.disable_networking:
                 properties["networking"] = _networking(policy, provider)
-        properties["oidc"] = _oidc()
-        properties["administrators"] = _administrators()
-        if plan.name in options.ingress_filtering_plans:
-            properties["ingressFiltering"] = _ingress_filtering()
+        _switched(properties, plan, options, gvisor=options.gvisor, audit_log_access=False)
         return _wrap(properties, ["name", "region"], options, update)
 
     bounds = plan.autoscaler
     if bounds is None:
         raise ValueError(f"plan {plan.name} has no autoscaler")  # only trial and free, handled above
+    # KEB's schemas.go reads ``disableGvisor`` and ``disableColocateControlPlane`` for the standard plans
+    # only; azure_lite's schema always has ``colocateControlPlane``.
+    standard = plan.kind is PlanKind.STANDARD
+    gvisor = options.gvisor and not (standard and config.disable_gvisor)
     autoscaler_min, autoscaler_max = _autoscaler(bounds)
     if not update:
         properties["name"] = _name(update)
         properties["region"] = _region(policy, provider, regions)
+        if not (standard and config.disable_colocate_control_plane):  # never updatable (KEB)
+            properties["colocateControlPlane"] = _colocate_control_plane()
     properties["machineType"] = _machine_type(policy, provider, config.regular_machines)
     properties["autoScalerMin"] = autoscaler_min
     properties["autoScalerMax"] = autoscaler_max
     properties["additionalWorkerNodePools"] = _worker_pools(
-        policy, plan, provider, config.regular_machines + config.additional_machines
+        policy,
+        plan,
+        provider,
+        config.regular_machines + config.additional_machines,
+        gvisor=gvisor,
+        volume_max_gi=(
+            options.additional_volume_max_gi if plan.name in options.additional_volume_plans else None
+        ),
     )
     if not update:
         properties["modules"] = _modules(options.default_module_channel)
         if not config.disable_networking:  # the plan's ``disableNetworking`` (KEB's schemas.go)
             properties["networking"] = _networking(policy, provider)
-    properties["oidc"] = _oidc()
-    properties["administrators"] = _administrators()
-    if plan.name in options.ingress_filtering_plans:  # KEB's plans.go: per plan, all plan kinds
-        properties["ingressFiltering"] = _ingress_filtering()
-    if options.audit_log_access:  # KEB: every plan but trial and free, create and update
-        properties["auditLogAccess"] = _audit_log_access()
+    _switched(properties, plan, options, gvisor=gvisor, audit_log_access=options.audit_log_access)
     return _wrap(properties, ["name", "region"], options, update)

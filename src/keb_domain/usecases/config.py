@@ -51,3 +51,5 @@ class BrokerConfig:
     broker_url: str = "http://127.0.0.1:8080"  # APP_BROKER_URL, for the KubeconfigURL label
     trial_expiration_days: int = 14
     free_expiration_days: float = 30.0  # APP_BROKER_FREE_EXPIRATION_PERIOD
+    # APP_GVISOR_WHITELISTED_GLOBAL_ACCOUNTS_FILE_PATH: the global accounts that may enable gVisor
+    gvisor_allowed_global_accounts: frozenset[str] = frozenset()

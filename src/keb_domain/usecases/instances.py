@@ -31,7 +31,11 @@ from keb_domain.model.instance import Instance, is_external_licence, public_cont
 from keb_domain.model.operation import Operation, OperationState, OperationType, first_provisioning
 from keb_domain.model.parameters import (
     TRIAL_DROPPED_PARAMETERS,
+    check_access_control_list,
+    check_additional_volume_size,
     check_audit_log_access_update,
+    check_colocation,
+    check_gvisor,
     check_ingress_filtering,
     check_internal_only_machines,
     check_semantics,
@@ -48,6 +52,7 @@ from keb_domain.ports import (
     NoObserver,
     OperationEvent,
     OperationObserver,
+    SeedRegions,
     StorageReads,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -184,10 +189,12 @@ class InstanceUseCases:
         notify: Callable[[], None] = lambda: None,
         observer: OperationObserver | None = None,
         reads: StorageReads,
+        seed_regions: SeedRegions,
     ) -> None:
         """``notify`` is called after an operation was created, so that workers pick it up at once;
         ``observer`` hears of each accepted operation (logs, metrics); ``reads`` answers the polled endpoints
-        (fetch, last_operation) without a unit of work."""
+        (fetch, last_operation) without a unit of work; ``seed_regions`` checks ``colocateControlPlane``."""
+        self._seed_regions = seed_regions
         self._uow = uow
         self._reads = reads
         self._clock = clock
@@ -280,6 +287,7 @@ class InstanceUseCases:
             config.catalog.schema_options.ingress_filtering_plans,
             is_external_licence(cmd.context),
         )
+        self._check_switched_parameters(plan, parameters, str(cmd.context.get("globalaccount_id", "")))
         if plan.is_trial:
             for dropped in TRIAL_DROPPED_PARAMETERS:  # KEB silently drops them for trial
                 parameters.pop(dropped, None)
@@ -330,12 +338,38 @@ class InstanceUseCases:
             parameters = {key: value for key, value in parameters.items() if key in known}
         return plan, parameters, provider, cluster_region
 
+    def _check_switched_parameters(
+        self, plan: Plan, parameters: Mapping[str, Any], global_account_id: str
+    ) -> None:
+        """KEB's checks of the parameters its switches offer, on provisioning and update alike; they run
+        whether or not the plan's schema shows the parameter, as KEB's do."""
+        options = self._config.catalog.schema_options
+        check_additional_volume_size(plan, parameters, options.additional_volume_plans)
+        check_access_control_list(plan, parameters, options.acl_plans)
+        check_gvisor(parameters, global_account_id, self._config.gvisor_allowed_global_accounts)
+
+    async def _check_colocation(
+        self,
+        cmd: ProvisionCommand,
+        plan: Plan,
+        parameters: Mapping[str, Any],
+        provider: Provider,
+        region: str,
+    ) -> None:
+        """KEB's ``validateColocate``: a control plane can be colocated only where Gardener has a seed."""
+        if parameters.get("colocateControlPlane") is not True:
+            return
+        seeds = await self._seed_regions.seed_regions(provider)
+        plan_regions = self._config.policy.allowed_regions(plan, cmd.platform_region)
+        check_colocation(provider, region, plan_regions, seeds)
+
     async def provision(self, cmd: ProvisionCommand) -> ProvisionResult:
         """Accept a provisioning request; the operation engine does the work.
 
         An identical repeat answers with the original operation; one that differs is a conflict.
         """
         plan, parameters, provider, cluster_region = self._validate_provisioning(cmd)
+        await self._check_colocation(cmd, plan, parameters, provider, cluster_region)
         digest = request_digest(cmd)
         try:
             return await self._provision(
@@ -492,6 +526,12 @@ class InstanceUseCases:
             config.catalog.schema_options.ingress_filtering_plans,
             is_external_licence(instance.context),
         )
+        self._check_switched_parameters(plan, parameters, instance.global_account_id)
+        previous = instance.parameters.get("colocateControlPlane") is True
+        if "colocateControlPlane" in parameters and parameters["colocateControlPlane"] is not previous:
+            # KEB's update schema has no colocateControlPlane and its update drops it; keb refuses a change
+            # rather than accept it silently. The provisioned value may be sent back unchanged.
+            raise InvalidParametersError("colocateControlPlane cannot be changed after provisioning")
         updatable = schemas[1].get("properties", {})
         return {key: value for key, value in parameters.items() if key in updatable}
 

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from keb_adapters.kubernetes.resources import KcpResources
 from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, MemoryRuntimeClusters
+from keb_adapters.memory.landscape_facts import MemoryMachineVolumeSizes, MemorySeedRegions
 from keb_adapters.memory.runtime_config import MemoryRuntimeConfiguration
 from keb_adapters.sql import tables as t
 from keb_adapters.sql.database import create_engine
@@ -57,6 +58,8 @@ def broker(
         runtime_clusters=MemoryRuntimeClusters(kcp, clock),
         credentials_bindings=memory_pools(kcp),
         runtime_configuration=MemoryRuntimeConfiguration(),
+        seed_regions=MemorySeedRegions(),
+        volume_sizes=MemoryMachineVolumeSizes(),
         clock=clock,
         run_engine=run_engine,
         idle_poll=0.05,
@@ -250,6 +253,8 @@ async def test_a_stop_lets_a_running_step_finish_within_the_grace(
         runtime_clusters=MemoryRuntimeClusters(kcp, clock),
         credentials_bindings=memory_pools(kcp),
         runtime_configuration=MemoryRuntimeConfiguration(),
+        seed_regions=MemorySeedRegions(),
+        volume_sizes=MemoryMachineVolumeSizes(),
         clock=clock,
         idle_poll=0.05,
     )

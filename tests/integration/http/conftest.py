@@ -21,6 +21,7 @@ from keb_adapters.sql import tables
 from keb_adapters.sql.storage import SqlStorage
 from keb_app.app import create_app
 from keb_app.bootstrap import Services, Storage, build_services
+from keb_domain.ports import MachineVolumeSizes, SeedRegions
 from tests.integration.conftest import PostgresTemplate, postgres_engine, sqlite_engine
 from tests.support import AWS, OSB, SERVICE, FakeClock, SequentialIds, provision_body, settings_for_tests
 
@@ -108,6 +109,8 @@ async def make_broker(
     storage: Storage | None = None,
     kcp: MemoryControlPlane | None = None,
     clock: FakeClock | None = None,
+    seed_regions: SeedRegions | None = None,
+    volume_sizes: MachineVolumeSizes | None = None,
 ) -> AsyncIterator[Broker]:
     """A broker over memory storage (or the given storage), with workers that run only when told to."""
     clock = clock or FakeClock()
@@ -119,6 +122,8 @@ async def make_broker(
         clock=clock,
         ids=SequentialIds(),
         run_engine=False,
+        seed_regions=seed_regions,
+        volume_sizes=volume_sizes,
     )
     await services.start()
     try:

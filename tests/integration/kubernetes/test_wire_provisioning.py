@@ -14,13 +14,20 @@ import attrs
 import httpx
 import pytest
 
-from keb_adapters.kubernetes.control_plane import KubernetesControlPlane, KubernetesRuntimeConfiguration
+from keb_adapters.kubernetes.client import LazyClient
+from keb_adapters.kubernetes.control_plane import (
+    KubernetesControlPlane,
+    KubernetesMachineVolumeSizes,
+    KubernetesRuntimeConfiguration,
+    KubernetesSeedRegions,
+)
 from keb_adapters.kubernetes.gardener import KubernetesCredentialsBindings, KubernetesGardener
 from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
 from keb_adapters.memory.storage import MemoryStorage
 from keb_app.app import create_app
 from keb_app.bootstrap import Services, build_services
 from keb_app.landscape import FakeCluster, KimSimulator
+from keb_app.landscape.facts import kcr_volume_sizes, seeds_cache
 from keb_app.landscape.pools import CREDENTIALS_BINDINGS
 from keb_domain.errors import ClusterConflictError
 from keb_domain.model.instance import Instance
@@ -79,8 +86,16 @@ class WireBroker:
 
 
 @pytest.fixture
+def broker_env() -> dict[str, str]:
+    """Settings of the broker fixture beyond the defaults; a test parametrizes it to switch features on."""
+    return {}
+
+
+@pytest.fixture
 async def broker(
     *,
+    broker_env: dict[str, str],
+    kcp_client: LazyClient,
     kcp: FakeCluster,
     kim: KimSimulator,
     kim_clock: ManualClock,
@@ -91,14 +106,19 @@ async def broker(
     runtime_configuration: KubernetesRuntimeConfiguration,
 ) -> AsyncIterator[WireBroker]:
     clock = FakeClock(datetime.now(UTC))
+    # What the local landscape seeds; dynamic volume sizes need theirs at startup.
+    kcp.create("configmaps", seeds_cache("gardener-seeds-cache"), "kcp-system")
+    kcp.create("configmaps", kcr_volume_sizes("consumption-reporter-config"), "kcp-system")
     services = build_services(
-        settings_for_tests({"APP_OPERATION_POLL_INTERVAL": "10s"}),
+        settings_for_tests({"APP_OPERATION_POLL_INTERVAL": "10s", **broker_env}),
         storage=MemoryStorage(),
         control_plane=control_plane,
         gardener=gardener,
         runtime_clusters=runtime_clusters,
         credentials_bindings=credentials_bindings,
         runtime_configuration=runtime_configuration,
+        seed_regions=KubernetesSeedRegions(kcp_client),
+        volume_sizes=KubernetesMachineVolumeSizes(kcp_client),
         clock=clock,
         ids=UpperCaseIds(),
         run_engine=False,
@@ -409,3 +429,55 @@ async def test_without_the_config_map_the_built_in_template_is_used(provisioned:
     assert ("GET", "/api/v1/namespaces/kcp-system/configmaps/keb-runtime-config", 404) in calls(
         provisioned.kcp
     )
+
+
+SWITCHED_ON = {
+    "APP_BROKER_GVISOR_ENABLED": "true",
+    "APP_BROKER_ACL_ENABLED_PLANS": "all",
+    "APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED": "true",
+    "APP_BROKER_ADDITIONAL_VOLUME_SIZE_GI_PLANS": "aws",
+}
+
+
+@pytest.mark.parametrize("broker_env", [SWITCHED_ON])
+async def test_the_switched_parameters_reach_kim_in_keb_s_wire_shape(broker: WireBroker) -> None:
+    """Over HTTPS, with the ConfigMaps the local landscape seeds (read at startup, then for each request and
+    Runtime resource): enforceSeedLocation, the ACL, gVisor's CRI
+    and the machine type's volume plus additionalVolumeSizeGi, first on create, then changed by an update."""
+    parameters = {
+        "name": "c",
+        "region": "eu-central-1",
+        "machineType": "m6i.large",
+        "colocateControlPlane": True,
+        "additionalVolumeSizeGi": 20,
+        "gvisor": {"enabled": True},
+        "accessControlList": {"allowedCIDRs": ["5.6.0.0/16"]},
+    }
+    body = provision_body(AWS, parameters)
+    body["context"]["globalaccount_id"] = "ga-1"
+    response = await broker.client.put(INSTANCE_PATH, json=body, headers=OSB)
+    assert response.status_code == 400, response.text  # ga-1 is not on the (absent) gVisor whitelist
+    del parameters["gvisor"]
+    response = await broker.client.put(INSTANCE_PATH, json=provision_body(AWS, parameters), headers=OSB)
+    assert response.status_code == 202, response.text
+    await broker.settle()
+    assert await broker.state() == "succeeded"
+    name = (await broker.instance()).runtime_id.lower()
+    shoot = _runtime(broker, name)["spec"]["shoot"]
+    assert shoot["enforceSeedLocation"] is True
+    assert shoot["kubernetes"]["kubeAPIServer"]["acl"] == {"allowedCIDRs": ["5.6.0.0/16"]}
+    assert shoot["provider"]["workers"][0]["volume"] == {"size": "100Gi", "type": "gp3"}
+    assert "cri" not in shoot["provider"]["workers"][0]
+    change = {"accessControlList": {"allowedCIDRs": []}, "additionalVolumeSizeGi": 0}
+    patch = await broker.client.patch(
+        INSTANCE_PATH,
+        params={"accepts_incomplete": "true"},
+        json={"service_id": SERVICE, "parameters": change},
+        headers=OSB,
+    )
+    assert patch.status_code == 202, patch.text
+    await broker.settle()
+    shoot = _runtime(broker, name)["spec"]["shoot"]
+    assert "acl" not in shoot["kubernetes"]["kubeAPIServer"]
+    assert shoot["provider"]["workers"][0]["volume"]["size"] == "80Gi"
+    assert shoot["enforceSeedLocation"] is True

@@ -20,6 +20,7 @@ from keb_domain.ports import (
     Clock,
     ControlPlane,
     IdGenerator,
+    MachineVolumeSizes,
     NoObserver,
     OperationEvent,
     OperationObserver,
@@ -53,14 +54,23 @@ class OperationProcessor:
         observer: OperationObserver | None = None,
         accounts: HyperscalerAccounts,
         runtime_configuration: RuntimeConfigurationSource,
+        volume_sizes: MachineVolumeSizes,
     ) -> None:
+        """``volume_sizes`` is read when ``APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED`` is on."""
         self._uow = uow
         self._clock = clock
         self._config = config
         self._observer: OperationObserver = observer or NoObserver()
         self._started_at = clock.now()
         self._seen: set[str] = set()  # operations this process has worked on, to tell resumed ones
-        self._steps = Steps(control_plane, ids, config, accounts, runtime_configuration)
+        self._steps = Steps(
+            control_plane,
+            ids,
+            config,
+            accounts=accounts,
+            runtime_configuration=runtime_configuration,
+            volume_sizes=volume_sizes,
+        )
 
     async def process(self, operation_id: str) -> datetime | None:
         """Advance the operation until it must wait or ends.

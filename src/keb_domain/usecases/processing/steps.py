@@ -13,18 +13,31 @@ from datetime import datetime
 
 import attrs
 
-from keb_domain.errors import ClusterAlreadyExistsError, ClusterConflictError, ClusterNotFoundError
+from keb_domain.errors import (
+    ClusterAlreadyExistsError,
+    ClusterConflictError,
+    ClusterNotFoundError,
+    ClusterUnavailableError,
+)
 from keb_domain.model.hap import NoMatchingRuleError
 from keb_domain.model.instance import ArchivedInstance, Instance
 from keb_domain.model.operation import Operation, OperationType
 from keb_domain.model.resources import (
+    DesiredRuntime,
     desired_kyma,
     desired_runtime,
     is_external_account,
     resource_name,
 )
 from keb_domain.model.runtime_config import RuntimeConfigurationError, kyma_template
-from keb_domain.ports import ControlPlane, IdGenerator, RuntimeConfigurationSource, UnitOfWork
+from keb_domain.model.volumes import VolumeSizeError, VolumeSizeTable
+from keb_domain.ports import (
+    ControlPlane,
+    IdGenerator,
+    MachineVolumeSizes,
+    RuntimeConfigurationSource,
+    UnitOfWork,
+)
 from keb_domain.usecases.accounts import AccountPoolExhaustedError, HyperscalerAccounts
 from keb_domain.usecases.config import BrokerConfig
 from keb_domain.usecases.processing.outcomes import Fail, Outcome, Proceed, StageContext, Wait
@@ -35,21 +48,25 @@ SLOW_PROVISIONING = (
 
 
 class Steps:
-    """The stages of the workflows, over the control plane, the account pool and the runtime configuration."""
+    """The stages of the workflows, over the control plane, the account pool, the runtime configuration and
+    the machine volume sizes (read when ``APP_BROKER_DYNAMIC_VOLUME_SIZE_ENABLED`` is on)."""
 
     def __init__(
         self,
         control_plane: ControlPlane,
         ids: IdGenerator,
         config: BrokerConfig,
+        *,
         accounts: HyperscalerAccounts,
         runtime_configuration: RuntimeConfigurationSource,
+        volume_sizes: MachineVolumeSizes,
     ) -> None:
         self._kcp = control_plane
         self._ids = ids
         self._config = config
         self._accounts = accounts
         self._runtime_configuration = runtime_configuration
+        self._volume_sizes = volume_sizes
 
     def _again_soon(self) -> Wait:
         """Someone else wrote the resource meanwhile (KIM, a replica): read it again shortly."""
@@ -76,11 +93,32 @@ class Steps:
 
         return Proceed(effect=remember)
 
-    async def create_runtime_resource(self, ctx: StageContext) -> Outcome:
+    async def _dynamic_volume_sizes(self) -> VolumeSizeTable | None:
+        """KEB's KCR volume sizes, read now (an edited ConfigMap applies without a restart); None when the
+        switch is off. A missing ConfigMap is retried, as KEB retries it."""
+        if not self._config.runtime.dynamic_volume_size:
+            return None
+        table = await self._volume_sizes.volume_sizes()
+        if table is None:
+            raise ClusterUnavailableError("the KCR ConfigMap with the machine volume sizes does not exist")
+        return table
+
+    async def _desired_runtime(self, ctx: StageContext, runtime_id: str) -> DesiredRuntime | Fail:
+        """The instance's Runtime, or the failure of a machine type the dynamic volume sizes do not know."""
         config = self._config
-        await self._kcp.add_runtime(
-            desired_runtime(ctx.instance, ctx.plan, ctx.runtime_id, config.policy, config.runtime)
-        )
+        try:
+            volume_sizes = await self._dynamic_volume_sizes()
+            return desired_runtime(
+                ctx.instance, ctx.plan, runtime_id, config.policy, config.runtime, volume_sizes=volume_sizes
+            )
+        except VolumeSizeError as error:
+            return Fail(error.description)
+
+    async def create_runtime_resource(self, ctx: StageContext) -> Outcome:
+        desired = await self._desired_runtime(ctx, ctx.runtime_id)
+        if isinstance(desired, Fail):
+            return desired
+        await self._kcp.add_runtime(desired)
         return Proceed()
 
     async def check_runtime_created(self, ctx: StageContext) -> Outcome:
@@ -117,10 +155,9 @@ class Steps:
     async def update_runtime_resource(self, ctx: StageContext) -> Outcome:
         if not ctx.instance.runtime_id:
             return Proceed()  # a suspended trial has no runtime; the next unsuspension builds it new
-        config = self._config
-        desired = desired_runtime(
-            ctx.instance, ctx.plan, ctx.instance.runtime_id, config.policy, config.runtime
-        )
+        desired = await self._desired_runtime(ctx, ctx.instance.runtime_id)
+        if isinstance(desired, Fail):
+            return desired
         try:
             await self._kcp.update_runtime(desired)
         except ClusterNotFoundError:
