@@ -3,7 +3,7 @@
 # or the manifests in deploy/ for a Kyma control plane.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# --- build: the package and its pinned dependencies in a virtual environment ---------------------------
+# --- build: the package, its server extra and their pinned dependencies in a virtual environment ---
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -13,7 +13,7 @@ RUN python -m venv /opt/keb \
     && /opt/keb/bin/pip install --quiet "pip==25.3"
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN /opt/keb/bin/pip install --quiet . \
+RUN /opt/keb/bin/pip install --quiet '.[server]' \
     && /opt/keb/bin/python -m compileall -q /opt/keb/lib
 
 # --- runtime: the virtual environment only, as an unprivileged user ----------------------------------

@@ -54,6 +54,7 @@ from keb_domain.model.instance import ArchivedInstance, Instance
 from keb_domain.model.inventory import RuntimeFilter, RuntimeState
 from keb_domain.model.operation import Operation, OperationState, OperationType
 from keb_domain.model.plans import KYMA_SERVICE_ID, PLANS_BY_NAME, Provider
+from keb_domain.usecases.inventory import RuntimeDetail
 
 DEFAULT_URL = os.environ.get(
     "KEB_BENCH_POSTGRES_URL",
@@ -452,7 +453,7 @@ class Case:
 
     async def through_use_case(self, services: Services) -> object:
         return await services.inventory.runtimes(
-            self.query, page=self.page, page_size=self.page_size, bindings=self.bindings
+            self.query, page=self.page, page_size=self.page_size, detail=RuntimeDetail(bindings=self.bindings)
         )
 
 

@@ -23,7 +23,6 @@ from keb_adapters.auth.local import LocalIssuer
 from keb_adapters.auth.verifier import CachedKeys, JwksLoader, JwtVerifier, http_jwks
 from keb_adapters.crypto import AesGcmCipher, local_secret_key
 from keb_adapters.files import private_directory
-from keb_adapters.http.bindings import BindingCreation
 from keb_adapters.kubernetes.client import KubeClient, LazyClient, listen_for_errors
 from keb_adapters.kubernetes.control_plane import (
     KubernetesControlPlane,
@@ -82,7 +81,7 @@ from keb_domain.ports import (
 )
 from keb_domain.secrets import Secret
 from keb_domain.usecases.accounts import HyperscalerAccounts
-from keb_domain.usecases.bindings import BindingUseCases, CleanupReport, CredentialIssuer
+from keb_domain.usecases.bindings import BindingRequests, BindingUseCases, CleanupReport, CredentialIssuer
 from keb_domain.usecases.instances import InstanceUseCases
 from keb_domain.usecases.inventory import InventoryUseCases
 from keb_domain.usecases.jobs import JobName, JobReport, LandscapeJobs
@@ -114,9 +113,9 @@ class Services:
     clock: Clock
     ids: IdGenerator
     instances: InstanceUseCases
-    bindings: BindingUseCases
+    binding_cases: BindingUseCases
     inventory: InventoryUseCases
-    binding_creation: BindingCreation
+    binding_requests: BindingRequests
     processor: OperationProcessor
     engine: OperationEngine
     metrics: Metrics
@@ -167,7 +166,7 @@ class Services:
                 await self._cleanup
             self._cleanup = None
         await self.engine.stop(deadline)
-        await self.binding_creation.drain()
+        await self.binding_requests.drain()
         for step in reversed(self._shutdown):
             await step()
 
@@ -208,7 +207,7 @@ class Services:
 
     async def clean_bindings(self) -> CleanupReport:
         """Remove expired bindings (and their cluster identities) and log what happened."""
-        report = await self.bindings.cleanup_expired()
+        report = await self.binding_cases.cleanup_expired()
         for instance_id, binding_id in report.removed:
             log.info("removed expired binding %s of instance %s", binding_id, instance_id)
         for instance_id, binding_id, why in report.failed:
@@ -394,7 +393,7 @@ def build_services(
         stop_listening()
 
     shutdown.append(stop_counting_errors)
-    bindings = BindingUseCases(
+    binding_cases = BindingUseCases(
         storage,
         clock,
         issuer=CredentialIssuer(gardener, runtime_clusters),
@@ -413,9 +412,11 @@ def build_services(
         clock=clock,
         ids=ids,
         instances=instances,
-        bindings=bindings,
+        binding_cases=binding_cases,
         inventory=InventoryUseCases(inventory, storage, control_plane),
-        binding_creation=BindingCreation(settings.binding_timeout, metrics),
+        binding_requests=BindingRequests(
+            binding_cases, clock, timeout=settings.binding_timeout, observer=metrics
+        ),
         processor=processor,
         engine=operation_engine,
         metrics=metrics,

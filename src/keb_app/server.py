@@ -34,6 +34,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from keb_adapters.files import private_directory
 from keb_adapters.sql.database import create_engine, migrate
+from keb_adapters.sql.errors import certificate_refusal
 from keb_app.app import create_app, create_status_app
 from keb_app.bootstrap import Services, build_services, landscape_config
 from keb_app.landscape.shared import LandscapeUse, start_or_attach
@@ -232,6 +233,15 @@ async def migrate_database(settings: Settings) -> None:
     engine = create_engine(settings.database_url, tls=settings.database_tls, pool=settings.database_pool)
     try:
         before, after = await migrate(engine)
+    except Exception as error:
+        if (refusal := certificate_refusal(error)) is None:
+            raise
+        tls = settings.database_tls
+        raise ConfigurationError(
+            f"APP_DATABASE_SSLMODE={tls.mode if tls else ''}, APP_DATABASE_SSLROOTCERT="
+            f"{tls.root_cert if tls and tls.root_cert else '(the system CAs)'}: the database server's "
+            f"certificate is refused: {refusal}"
+        ) from None
     finally:
         await engine.dispose()
     if before != after:

@@ -11,15 +11,15 @@ import os
 import re
 import urllib.parse
 from collections.abc import Callable, Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
 import yaml
 
-from keb_adapters.sql.database import DatabasePool, DatabaseTls
+from keb_adapters.sql.connection import DatabasePool, DatabaseTls
 from keb_app.variables import BY_NAME, UNREAD, VARIABLES, Variable
+from keb_domain import defaults
 from keb_domain.errors import ConfigurationError, PlatformRegionNotServedError
 from keb_domain.model.binding import ExpirationPolicy
 from keb_domain.model.catalog import CatalogSettings
@@ -232,15 +232,11 @@ def _refuse_unsupported(env: _Env, environ: Mapping[str, str]) -> None:
             env.errors.append(f"{unread.name}: {unread.reason}")
 
 
-def _load_yaml(key: str, path: str | None, default_resource: str) -> Any:
+def _load_yaml(key: str, path: str) -> Any:
     try:
-        if path:
-            return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        return yaml.safe_load(
-            resources.files("keb_app.defaults").joinpath(default_resource).read_text("utf-8")
-        )
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
-        raise ConfigurationError(f"{key}: cannot read {path or default_resource}: {error}") from None
+        raise ConfigurationError(f"{key}: cannot read {path}: {error}") from None
 
 
 def _plan_names(key: str, names: tuple[str, ...]) -> frozenset[str]:
@@ -269,7 +265,7 @@ def _whitelist(key: str, path: str) -> frozenset[str]:
     """KEB's whitelist files: a YAML mapping ``whitelist: [id, ...]`` (internal/whitelist)."""
     if not path:
         return frozenset()
-    loaded = _load_yaml(key, path, "") or {}
+    loaded = _load_yaml(key, path) or {}
     ids = loaded.get("whitelist") if isinstance(loaded, Mapping) else None
     if not isinstance(loaded, Mapping) or not isinstance(ids or [], list):
         raise ConfigurationError(f"{key}: expected a mapping with a 'whitelist' list of ids")
@@ -412,7 +408,7 @@ def _hap_rules(env: _Env, enabled_plans: frozenset[str]) -> HapRules:
     path = env.text(key)
     entries: list[str] = list(DEFAULT_RULES)
     if path:
-        loaded = _load_yaml(key, path, "")
+        loaded = _load_yaml(key, path)
         if not isinstance(loaded, Mapping) or not isinstance(loaded.get("rule"), list):
             raise ConfigurationError(f"{key}: expected a mapping with a 'rule' list")
         entries = [str(entry) for entry in loaded["rule"]]
@@ -492,15 +488,21 @@ class Settings:
         plans_path = env.text("APP_PLANS_CONFIGURATION_FILE_PATH")
         providers_path = env.text("APP_PROVIDERS_CONFIGURATION_FILE_PATH")
         try:
-            plans = parse_plans_configuration(
-                _load_yaml("APP_PLANS_CONFIGURATION_FILE_PATH", plans_path, "plans.yaml") or {}
+            plans = (
+                parse_plans_configuration(_load_yaml("APP_PLANS_CONFIGURATION_FILE_PATH", plans_path) or {})
+                if plans_path
+                else defaults.region_policy().plans
             )
         except ConfigurationError as error:
             where = plans_path or "the built-in plans.yaml"
             raise ConfigurationError(f"APP_PLANS_CONFIGURATION_FILE_PATH ({where}): {error}") from None
         try:
-            providers = parse_providers_configuration(
-                _load_yaml("APP_PROVIDERS_CONFIGURATION_FILE_PATH", providers_path, "providers.yaml") or {}
+            providers = (
+                parse_providers_configuration(
+                    _load_yaml("APP_PROVIDERS_CONFIGURATION_FILE_PATH", providers_path) or {}
+                )
+                if providers_path
+                else defaults.region_policy().providers
             )
         except ConfigurationError as error:
             where = providers_path or "the built-in providers.yaml"
@@ -508,7 +510,7 @@ class Settings:
         trial = TrialRegionMapping()
         trial_path = env.text("APP_TRIAL_REGION_MAPPING_FILE_PATH")
         if trial_path:
-            mapping = _load_yaml("APP_TRIAL_REGION_MAPPING_FILE_PATH", trial_path, "")
+            mapping = _load_yaml("APP_TRIAL_REGION_MAPPING_FILE_PATH", trial_path)
             if not isinstance(mapping, Mapping):
                 raise ConfigurationError("APP_TRIAL_REGION_MAPPING_FILE_PATH: expected a mapping")
             trial = attrs.evolve(trial, platform_to_abstract={str(k): str(v) for k, v in mapping.items()})
@@ -572,7 +574,7 @@ class Settings:
         oidc = OidcConfig()
         oidc_path = env.text("APP_SKR_OIDC_DEFAULT_VALUES_YAML_FILE_PATH")
         if oidc_path:
-            raw_oidc = _load_yaml("APP_SKR_OIDC_DEFAULT_VALUES_YAML_FILE_PATH", oidc_path, "") or {}
+            raw_oidc = _load_yaml("APP_SKR_OIDC_DEFAULT_VALUES_YAML_FILE_PATH", oidc_path) or {}
             oidc = OidcConfig(
                 client_id=str(raw_oidc.get("clientID", oidc.client_id)),
                 issuer_url=str(raw_oidc.get("issuerURL", oidc.issuer_url)),

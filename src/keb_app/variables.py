@@ -186,7 +186,8 @@ _DATABASE = [
         "path",
         "",
         "CA certificate file (PEM) the server certificate is checked against with `verify-ca` and "
-        "`verify-full`; empty: the system's CAs.",
+        "`verify-full`; empty: the system's CAs. A server certificate that fails the check (another CA, "
+        "or with `verify-full` not issued for `APP_DATABASE_HOST`) stops startup, naming both variables.",
     ),
     _v(
         "APP_DATABASE_MAX_OPEN_CONNS",
@@ -260,7 +261,8 @@ _CATALOG = [
         "APP_BROKER_ENABLE_PLANS",
         "list",
         None,
-        "Plans offered (names).",
+        "Plans offered (names, as in the catalog); a platform region's catalog lists an enabled plan where "
+        "the plans configuration gives it regions there.",
         default_doc="all plans",
     ),
     _v(
@@ -477,9 +479,10 @@ _OPERATIONS = [
     _v(
         "APP_OPERATION_WORKERS",
         "int",
-        "20",
+        "60",
         "Operations processed at once by this replica (one pool for provisioning, update and "
-        "deprovisioning).",
+        "deprovisioning; KEB runs three pools of 20). A worker waits mostly on KCP and the database, so "
+        "more workers finish more operations per second (bench/README.md).",
         keb=False,
     ),
     _v(
@@ -561,7 +564,8 @@ _LANDSCAPE = [
         "path",
         "",
         "YAML file with a `rule` list in KEB's HAP rule language (the chart's `hap.rule`); "
-        "empty: the chart's rules, built in.",
+        "empty: the chart's rules, built in, plus those of KEB's test rules for the plans the chart leaves "
+        "out (`build-runtime-*`, `alicloud`, `gdch`).",
     ),
     _v(
         "APP_RUNTIME_CONFIGURATION_CONFIG_MAP_NAME",
@@ -792,7 +796,9 @@ UNREAD: tuple[Unread, ...] = (
         "DNS providers of runtimes are KIM's business; keb sends none.",
     ),
     *(
-        Unread(name, "keb runs one worker pool for all operations: `APP_OPERATION_WORKERS`.")
+        Unread(
+            name, "keb runs one worker pool for all operations: `APP_OPERATION_WORKERS` (60, KEB's 3 x 20)."
+        )
         for name in (
             "APP_PROVISIONING_WORKERS_AMOUNT",
             "APP_UPDATE_WORKERS_AMOUNT",

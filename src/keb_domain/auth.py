@@ -1,9 +1,10 @@
-"""Who may call what: the broker checks bearer tokens itself (decisions.md §4).
+"""Who may do what: the broker checks bearer tokens itself (decisions.md §4).
 
-KEB leaves this to an Istio gateway; the rules here are that gateway's, so the same tokens work:
-``/oauth/**`` needs scope ``broker:write``; ``/info/runtimes`` needs ``cld:read``; ``/runtimes`` and
-``/events`` need a ``groups`` claim with runtimeAdmin, runtimeOperator or runtimeViewer, or scope
-``runtimes:read``. What is not listed as open needs at least a valid token.
+KEB leaves this to an Istio gateway; the rules here are that gateway's, so the same tokens work: the
+broker's OSB API needs scope ``broker:write``; the runtime inventory for CLD needs ``cld:read``; the
+operators' runtime and event views need a ``groups`` claim with runtimeAdmin, runtimeOperator or
+runtimeViewer, or scope ``runtimes:read``. Which route needs which ``Access`` is the HTTP adapter's
+mapping (``keb_adapters.http.auth.required_access``).
 """
 
 from __future__ import annotations
@@ -13,15 +14,13 @@ from typing import Protocol
 
 import attrs
 
+from keb_domain.errors import ForbiddenError
+
 SCOPE_BROKER_WRITE = "broker:write"
 SCOPE_CLD_READ = "cld:read"
 SCOPE_RUNTIMES_READ = "runtimes:read"
 ALL_SCOPES = (SCOPE_BROKER_WRITE, SCOPE_CLD_READ, SCOPE_RUNTIMES_READ)
 RUNTIME_GROUPS = frozenset({"runtimeAdmin", "runtimeOperator", "runtimeViewer"})
-
-# Open without a token: health, metrics, KEB's kubeconfig passthrough, the API document, the local issuer.
-OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/metrics", "/oauth2/token", "/oauth2/certs"})
-OPEN_PREFIXES = ("/kubeconfig/", "/schema")
 
 
 @attrs.frozen
@@ -42,7 +41,7 @@ class Access(enum.Enum):
 
     @property
     def requirement(self) -> str:
-        """For 403 bodies and ``WWW-Authenticate: ... scope=...``."""
+        """The scope that grants this access (a runtime group also grants RUNTIMES_READ)."""
         return {
             Access.BROKER_WRITE: SCOPE_BROKER_WRITE,
             Access.CLD_READ: SCOPE_CLD_READ,
@@ -50,27 +49,21 @@ class Access(enum.Enum):
         }.get(self, "")
 
 
-def required_access(path: str) -> Access:
-    """The rule for a request path (the gateway's AuthorizationPolicies, KEB's chart)."""
-    if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
-        return Access.OPEN
-    if path == "/oauth" or path.startswith("/oauth/"):
-        return Access.BROKER_WRITE
-    if path == "/info/runtimes":
-        return Access.CLD_READ
-    if path in ("/runtimes", "/events") or path.startswith(("/runtimes/", "/events/")):
-        return Access.RUNTIMES_READ
-    if path.startswith("/expire/"):
-        return Access.BROKER_WRITE  # KEB's cleanup jobs call it from inside the cluster
-    return Access.AUTHENTICATED
-
-
 def allows(principal: Principal, access: Access) -> bool:
+    """Whether the principal's scopes or groups grant the access."""
     if access in (Access.OPEN, Access.AUTHENTICATED):
         return True
     if access is Access.RUNTIMES_READ:
         return bool(principal.groups & RUNTIME_GROUPS) or SCOPE_RUNTIMES_READ in principal.scopes
     return access.requirement in principal.scopes
+
+
+def refusal(access: Access) -> ForbiddenError:
+    """Why a principal that ``allows`` turned away is refused, naming what would grant the access."""
+    description = f"the token lacks scope {access.requirement}"
+    if access is Access.RUNTIMES_READ:
+        description += " or a runtimeAdmin, runtimeOperator or runtimeViewer group"
+    return ForbiddenError(description)
 
 
 class TokenVerifier(Protocol):

@@ -30,10 +30,6 @@ class InvalidParametersError(InvalidRequestError):
     """Provisioning or update parameters fail the plan's schema or a semantic rule."""
 
 
-class UnsupportedApiVersionError(KebError):
-    """``X-Broker-API-Version`` is missing or not one this endpoint serves (412)."""
-
-
 class AsyncRequiredError(KebError):
     """The request needs asynchronous processing but the client did not accept it (422)."""
 
@@ -106,11 +102,11 @@ class CredentialsUnreadableError(KebError):
 
 
 class UnauthenticatedError(KebError):
-    """No token, or one that is not valid (401)."""
+    """No credentials, or ones that are not valid (401)."""
 
 
 class ForbiddenError(KebError):
-    """A valid token without the scope or group the path needs (403)."""
+    """Valid credentials without the scope or group the call needs (403)."""
 
 
 # --- infrastructure -----------------------------------------------------------------------------------

@@ -394,8 +394,9 @@ class RuntimeCluster(Protocol):
         ...
 
     async def ensure_binding_identity(self, identity: BindingIdentity) -> None:
-        """The identity's ServiceAccount (namespace ``kyma-system``), ClusterRole and ClusterRoleBinding;
-        existing ones are kept."""
+        """The identity's ServiceAccount (in ``identity.namespace``), its ClusterRole with the identity's
+        rules, and the ClusterRoleBinding between them, all named ``identity.name``; existing ones are
+        kept."""
         ...
 
     async def request_token(self, name: str, expiration_seconds: int) -> IssuedCredentials:
@@ -481,6 +482,28 @@ class NoObserver:
         return None
 
     def finished(self, operation: Operation) -> None:
+        return None
+
+
+class BindingObserver(Protocol):
+    """Told how long binds and unbinds took, for metrics; must not raise and must not block."""
+
+    def bound(self, plan_id: str, milliseconds: float, created: bool) -> None:
+        """A bind finished (also one that went on in the background after its request timed out)."""
+        ...
+
+    def unbound(self, milliseconds: float) -> None:
+        """An unbind finished."""
+        ...
+
+
+class NoBindingObserver:
+    """A binding observer that ignores everything."""
+
+    def bound(self, plan_id: str, milliseconds: float, created: bool) -> None:
+        return None
+
+    def unbound(self, milliseconds: float) -> None:
         return None
 
 

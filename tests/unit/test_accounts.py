@@ -140,3 +140,27 @@ async def test_concurrent_claims_for_one_new_account_claim_one_binding() -> None
     assert pools.conflicts == 2
     claimed = [b.name for b in await pools.list(LabelSelector(())) if b.labels.get("tenantName")]
     assert claimed == [names[0]]
+
+
+async def test_alicloud_and_gdch_claim_from_their_own_pools_and_release_dirty() -> None:
+    """alicloud and build-runtime-alicloud of one account share an alicloud binding, gdch claims a gdch
+    one; deprovisioning both alicloud runtimes marks their binding dirty."""
+    core = make_core()
+    alicloud = {"name": "c-1", "region": "eu-central-1"}
+    for instance_id, plan in (("i-1", "alicloud"), ("i-2", "build-runtime-alicloud")):
+        command = provision_command(instance_id, PLANS_BY_NAME[plan].id, alicloud, ga="ga-1", sa=instance_id)
+        await core.instances.provision(command)
+    gdch = provision_command(
+        "i-3", PLANS_BY_NAME["gdch"].id, {"name": "c-3", "region": "us-west16"}, ga="ga-1"
+    )
+    await core.instances.provision(gdch)
+    await core.settle()
+    first, second, third = (runtime_binding(core, i) for i in ("i-1", "i-2", "i-3"))
+    assert first == second
+    assert core.pools.labels(first) == {"hyperscalerType": "alicloud", "tenantName": "ga-1"}
+    assert core.pools.labels(third) == {"hyperscalerType": "gdch", "tenantName": "ga-1"}
+    for instance_id, plan in (("i-1", "alicloud"), ("i-2", "build-runtime-alicloud")):
+        await core.instances.deprovision(DeprovisionCommand(instance_id, SERVICE, PLANS_BY_NAME[plan].id))
+    await core.settle()
+    assert core.pools.labels(first)["dirty"] == "true"
+    assert "dirty" not in core.pools.labels(third)

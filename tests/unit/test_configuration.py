@@ -28,6 +28,7 @@ KEB_PLANS: dict[str, Any] = {
             "regions": {"default": ["cn-beijing"]},
         },
         "gdch": {"regularMachines": ["n2-standard-2"], "regions": {"default": ["local"]}},
+        "own_cluster": {"regularMachines": ["any"], "regions": {"default": ["anywhere"]}},
         "azure": {
             "upgradableToPlans": ["build-runtime-azure"],
             "regularMachines": ["Standard_D2s_v5"],
@@ -38,9 +39,11 @@ KEB_PLANS: dict[str, Any] = {
 
 
 def test_a_keb_plans_configuration_with_alicloud_and_gdch_keys_loads() -> None:
-    """KEB plans the broker does not offer are accepted and skipped, so KEB files load unchanged."""
+    """alicloud and gdch are configured like every plan; own_cluster, which KEB removed, is skipped."""
     parsed = parse_plans_configuration(KEB_PLANS)
-    assert set(parsed) == {"aws", "build-runtime-aws", "azure"}
+    assert set(parsed) == {"aws", "build-runtime-aws", "azure", "alicloud", "build-runtime-alicloud", "gdch"}
+    assert parsed["alicloud"] is parsed["build-runtime-alicloud"]
+    assert parsed["gdch"].regions == {"default": ("local",)}
     assert parsed["aws"] == PlanConfig(
         regular_machines=("m6i.large", "m5.large"),
         additional_machines=("c7i.large",),
@@ -81,7 +84,7 @@ def test_regions_fall_back_to_default_and_else_to_nothing() -> None:
 
 
 def test_a_keb_providers_configuration_with_alicloud_and_gdch_loads() -> None:
-    """Providers without plans here are accepted and unused; sap-converged-cloud is openstack."""
+    """alicloud and gdch are providers like the others; sap-converged-cloud is openstack."""
     parsed = parse_providers_configuration(
         {
             "providersConfiguration": {
@@ -97,7 +100,9 @@ def test_a_keb_providers_configuration_with_alicloud_and_gdch_loads() -> None:
             }
         }
     )
-    assert set(parsed) == {Provider.AWS, Provider.OPENSTACK}
+    assert set(parsed) == {Provider.AWS, Provider.OPENSTACK, Provider.ALICLOUD, Provider.GDCH}
+    assert parsed[Provider.ALICLOUD].region_display_name("cn-beijing") == "Beijing"
+    assert parsed[Provider.GDCH].regions == {}
     aws = parsed[Provider.AWS]
     assert aws.dual_stack
     assert aws.zones("eu-central-1") == ("a", "b", "c")
@@ -130,4 +135,7 @@ def test_the_built_in_configuration_offers_every_plan_somewhere() -> None:
         "gcp",
         "build-runtime-gcp",
         "sap-converged-cloud",
+        "alicloud",
+        "build-runtime-alicloud",
+        "gdch",
     }

@@ -43,6 +43,18 @@ def test_the_default_rules_cover_every_plan() -> None:
             request("sap-converged-cloud", "cf-eu20", "eu-de-1", "openstack"),
             "hyperscalerType=openstack,!euAccess,shared=true",
         ),
+        (
+            request("alicloud", "cf-eu10", "eu-central-1", "alicloud"),
+            "hyperscalerType=alicloud,!euAccess,shared!=true,!dirty",
+        ),
+        (
+            request("build-runtime-alicloud", "cf-cn40", "ap-southeast-1", "alicloud"),
+            "hyperscalerType=alicloud,!euAccess,shared!=true,!dirty",
+        ),
+        (
+            request("gdch", "cf-us10", "us-west16", "gdch"),
+            "hyperscalerType=gdch,!euAccess,shared!=true,!dirty",
+        ),
     ],
 )
 def test_default_rules_yield_kebs_label_selectors(req: PoolRequest, selector: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
+from keb_adapters.http.osb import response_labels
 from keb_domain.errors import (
     AsyncRequiredError,
     InstanceConflictError,
@@ -16,6 +17,7 @@ from keb_domain.errors import (
     UnprocessableError,
 )
 from keb_domain.model.operation import OperationState
+from keb_domain.usecases.bindings import BindCommand
 from keb_domain.usecases.instances import DeprovisionCommand, UpdateCommand
 from tests.support import AWS, SERVICE, TRIAL, context
 from tests.unit.harness import default_config, make_core, provision_command, update_command
@@ -78,8 +80,9 @@ async def test_fetching_an_instance_is_404_until_provisioning_succeeds() -> None
     await core.settle()
     view = await core.instances.get("inst-1")
     assert (view.plan_id, view.parameters) == (AWS, {"name": "my-cluster", "region": "eu-central-1"})
-    assert view.labels["Name"] == "my-cluster"
-    assert view.labels["KubeconfigURL"].endswith("/kubeconfig/inst-1")
+    labels = response_labels(view.summary, core.config.broker_url)
+    assert labels["Name"] == "my-cluster"
+    assert labels["KubeconfigURL"].endswith("/kubeconfig/inst-1")
 
 
 async def test_a_failed_provisioning_makes_the_instance_404_and_refuses_updates() -> None:
@@ -204,7 +207,7 @@ async def test_expiring_a_trial_suspends_it_for_good() -> None:
     await core.settle()
     assert core.instance("inst-1").runtime_id == ""
     assert core.kcp.runtimes == {}
-    labels = (await core.instances.get("inst-1")).labels
+    labels = response_labels((await core.instances.get("inst-1")).summary, core.config.broker_url)
     assert labels["Trial account expiration details"] == "Your cluster has expired."
 
 
@@ -233,7 +236,8 @@ async def test_trial_labels_count_down_the_expiry(days: float, text: str) -> Non
     await core.instances.provision(provision_command(plan_id=TRIAL, parameters={"name": "t"}))
     await core.settle()
     core.clock.advance(days * 24 * 3600)
-    assert (await core.instances.get("inst-1")).labels["Trial account expiration details"] == text
+    labels = response_labels((await core.instances.get("inst-1")).summary, core.config.broker_url)
+    assert labels["Trial account expiration details"] == text
 
 
 async def test_an_update_does_not_store_what_it_cannot_apply() -> None:
@@ -288,3 +292,28 @@ async def test_an_aws_trial_in_an_eu_access_platform_region_lands_in_frankfurt()
     )
     instance = core.instance("inst-1")
     assert (instance.cluster_region, instance.eu_access) == ("eu-central-1", True)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        provision_command(sm_operator_credentials={"clientsecret": "s3cr3t-value"}),
+        update_command(
+            ctx={"globalaccount_id": "ga", "sm_operator_credentials": {"clientsecret": "s3cr3t-value"}}
+        ),
+        BindCommand(
+            instance_id="inst-1",
+            binding_id="b-1",
+            service_id=SERVICE,
+            plan_id=AWS,
+            context={"sm_operator_credentials": {"clientsecret": "s3cr3t-value"}},
+        ),
+    ],
+    ids=["provision", "update", "bind"],
+)
+def test_a_command_repr_never_shows_operator_credentials(command: object) -> None:
+    """Commands end up in logs and tracebacks: sm_operator_credentials is named but its value is hidden."""
+    shown = repr(command)
+    assert "s3cr3t-value" not in shown
+    assert "sm_operator_credentials" in shown
+    assert "<redacted>" in shown

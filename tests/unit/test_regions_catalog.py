@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keb_domain.model.catalog import CatalogSettings, build_catalog, offered_plan
+from keb_adapters.http.wire import catalog_body
+from keb_domain.model.catalog import CatalogSettings, catalog_for, offered_plan
 from keb_domain.model.configuration import TRIAL_REGIONS, PlanConfig
 from keb_domain.model.plans import ALL_PLANS, PLANS_BY_ID, PLANS_BY_NAME, Plan, PlatformProvider, Provider
 from keb_domain.model.regions import EU_ACCESS_REGIONS, EU_FORCED_REGION, RegionPolicy, is_eu_access
@@ -65,7 +66,7 @@ policies = st.one_of(st.just(POLICY), loose_policies)
 
 
 def catalog_plans(policy: RegionPolicy, platform_region: str, settings: CatalogSettings = ALL_ENABLED) -> Any:
-    catalog = build_catalog(policy, settings, platform_region)
+    catalog = catalog_body(catalog_for(policy, platform_region, settings))
     (service,) = catalog["services"]
     return service["plans"]
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from keb_adapters.sql.database import DatabaseTls
-from keb_app.cli import main
+from keb_adapters.sql.connection import DatabaseTls
 from keb_app.landscape._pki import CertificateAuthority
 from keb_app.settings import Settings
 from keb_app.variables import (
@@ -36,12 +35,6 @@ def test_the_committed_configuration_document_is_current() -> None:
     """docs/configuration.md is exactly what `keb config docs` prints (regenerate with `make docs`)."""
     committed = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert committed == render_document(), "docs/configuration.md is stale: run `make docs`"
-
-
-def test_keb_config_docs_prints_the_document(capsys: pytest.CaptureFixture[str]) -> None:
-    """`keb config docs` writes the generated document to stdout, needing no configuration."""
-    main(["config", "docs"])
-    assert capsys.readouterr().out == render_document()
 
 
 def test_every_keb_chart_variable_is_read_or_explained() -> None:
@@ -104,24 +97,6 @@ def test_a_bad_value_is_refused_naming_the_variable(variable: object) -> None:
     assert isinstance(variable, Variable)
     with pytest.raises(ConfigurationError, match=variable.name):
         Settings.from_env({**BASE, variable.name: "not-a-value-§"})
-
-
-def test_a_bad_value_stops_the_cli_without_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
-    """`keb` exits with status 2 and one line naming the variable, not a traceback."""
-    import os
-
-    saved = dict(os.environ)
-    os.environ.update({**BASE, "APP_BROKER_PORT": "eighty"})
-    try:
-        with pytest.raises(SystemExit) as stopped:
-            main(["migrate"])
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    assert stopped.value.code == 2
-    err = capsys.readouterr().err
-    assert "APP_BROKER_PORT" in err
-    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("unread", [u for u in UNREAD if u.off], ids=lambda u: u.name)

@@ -1,12 +1,11 @@
 """Bearer-token checks in front of every route, and the local issuer's endpoints.
 
 The middleware runs before routing to handlers, so no handler ever sees an unauthenticated request to a
-protected path. 401 and 403 carry a JSON ``description`` and ``WWW-Authenticate: Bearer ...`` (RFC 6750).
+protected path. 401 and 403 come from the one error table, with ``WWW-Authenticate: Bearer ...`` (RFC 6750).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -16,38 +15,46 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType, ScopeType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body
-from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from keb_adapters.auth.local import LocalIssuer
 from keb_adapters.http.cached import JSON, Encoded, conditional
-from keb_domain.auth import Access, TokenVerifier, allows, required_access
+from keb_adapters.http.errors import send_error
+from keb_domain.auth import Access, TokenVerifier, allows, refusal
 from keb_domain.errors import UnauthenticatedError
 
 REALM = "keb"
+
+
+# Open without a token: health, metrics, KEB's kubeconfig passthrough, the API document, the local issuer.
+OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/metrics", "/oauth2/token", "/oauth2/certs"})
+OPEN_PREFIXES = ("/kubeconfig/", "/schema")
+
+
+def required_access(path: str) -> Access:
+    """The access a request path needs (the gateway's AuthorizationPolicies, KEB's chart)."""
+    if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
+        return Access.OPEN
+    if path == "/oauth" or path.startswith("/oauth/"):
+        return Access.BROKER_WRITE
+    if path == "/info/runtimes":
+        return Access.CLD_READ
+    if path in ("/runtimes", "/events") or path.startswith(("/runtimes/", "/events/")):
+        return Access.RUNTIMES_READ
+    if path.startswith("/expire/"):
+        return Access.BROKER_WRITE  # KEB's cleanup jobs call it from inside the cluster
+    return Access.AUTHENTICATED
 
 
 def _quote(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', "'")
 
 
-async def _refuse(send: Send, status: int, description: str, challenge: str) -> None:
-    body = json.dumps({"description": description}).encode()
-    start: HTTPResponseStartEvent = {
-        "type": "http.response.start",
-        "status": status,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"www-authenticate", challenge.encode()),
-        ],
-    }
-    await send(start)
-    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
-    await send(end)
-
-
 class BearerAuthMiddleware:
-    """Applies ``keb_domain.auth.required_access`` to each request; ``verifier`` None turns checks off."""
+    """Applies ``required_access`` to each request; ``verifier`` None turns checks off.
+
+    Refusals are answered through the one error table (``keb_adapters.http.errors``), with the RFC 6750
+    challenge each one calls for."""
 
     def __init__(self, app: ASGIApp, verifier: TokenVerifier | None) -> None:
         self.app = app
@@ -63,36 +70,25 @@ class BearerAuthMiddleware:
             return
         header = Headers.from_scope(scope).get("authorization")
         if not header:
-            await _refuse(send, 401, "this endpoint needs a bearer token", f'Bearer realm="{REALM}"')
+            refused = UnauthenticatedError("this endpoint needs a bearer token")
+            await send_error(send, refused, {"WWW-Authenticate": f'Bearer realm="{REALM}"'})
             return
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            await _refuse(
-                send,
-                401,
-                "the Authorization header must be 'Bearer <token>'",
-                f'Bearer realm="{REALM}", error="invalid_request"',
-            )
+            refused = UnauthenticatedError("the Authorization header must be 'Bearer <token>'")
+            challenge = f'Bearer realm="{REALM}", error="invalid_request"'
+            await send_error(send, refused, {"WWW-Authenticate": challenge})
             return
         try:
             principal = await self.verifier.verify(token.strip())
         except UnauthenticatedError as error:
             challenge = f'Bearer realm="{REALM}", error="invalid_token"'
-            await _refuse(
-                send, 401, error.description, f'{challenge}, error_description="{_quote(error.description)}"'
-            )
+            challenge += f', error_description="{_quote(error.description)}"'
+            await send_error(send, error, {"WWW-Authenticate": challenge})
             return
         if not allows(principal, access):
-            needed = access.requirement
-            description = f"the token lacks scope {needed}"
-            if access is Access.RUNTIMES_READ:
-                description += " or a runtimeAdmin, runtimeOperator or runtimeViewer group"
-            await _refuse(
-                send,
-                403,
-                description,
-                f'Bearer realm="{REALM}", error="insufficient_scope", scope="{needed}"',
-            )
+            challenge = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{access.requirement}"'
+            await send_error(send, refusal(access), {"WWW-Authenticate": challenge})
             return
         await self.app(scope, receive, send)
 

@@ -1,17 +1,13 @@
 """OSB binding endpoints: kubeconfigs for a runtime, under both ``/oauth`` prefixes.
 
-Binding is synchronous. When creating the credentials takes longer than
-``APP_BROKER_BINDING_CREATE_BINDING_TIMEOUT`` the answer is 503 with an OSB error body, and the creation
-continues in the background: repeating the request then returns the binding (200) once it exists.
+Binds and unbinds go through ``BindingRequests`` (the bind time limit, finishing in the background);
+fetches and polls through ``BindingUseCases``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Annotated
 
-import attrs
 from litestar import Controller, Response, delete, get, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
@@ -26,11 +22,10 @@ from keb_adapters.http.wire import (
     Credentials,
     Empty,
     LastOperationResponse,
+    format_expires_at,
 )
-from keb_adapters.metrics import Metrics
-from keb_domain.errors import BindingNotFoundError, BindingTimeoutError
-from keb_domain.model.binding import format_expires_at
-from keb_domain.usecases.bindings import BindCommand, BindingUseCases, BindingView
+from keb_domain.errors import BindingNotFoundError
+from keb_domain.usecases.bindings import BindCommand, BindingRequests, BindingUseCases, BindingView
 
 BindingId = Annotated[str, PathParameter(description="The binding id chosen by the platform.")]
 Bindings = NamedDependency[BindingUseCases]
@@ -39,48 +34,7 @@ BINDING = "/v2/service_instances/{instance_id:str}/service_bindings/{binding_id:
 PATHS = [BINDING, "/{region:str}" + BINDING]
 
 
-@attrs.define
-class BindingCreation:
-    """Runs binding creations so they outlive a request that timed out; times binds and unbinds."""
-
-    timeout: float
-    metrics: Metrics | None = None
-    _tasks: set[asyncio.Task[BindingView]] = attrs.field(factory=set)
-
-    async def run(self, bindings: BindingUseCases, command: BindCommand) -> BindingView:
-        task = asyncio.ensure_future(bindings.bind(command))
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-        started = time.perf_counter()
-        metrics = self.metrics
-        if metrics is not None:
-
-            def record(done: asyncio.Task[BindingView]) -> None:
-                if not done.cancelled() and done.exception() is None:
-                    elapsed = (time.perf_counter() - started) * 1000
-                    metrics.bound(command.plan_id, elapsed, done.result().created)
-
-            task.add_done_callback(record)
-        try:
-            return await asyncio.wait_for(asyncio.shield(task), self.timeout)
-        except TimeoutError:
-            raise BindingTimeoutError(
-                f"creating the binding takes longer than {self.timeout:g}s; it goes on in the background, "
-                "repeat the request to get it"
-            ) from None
-
-    def _done(self, task: asyncio.Task[BindingView]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled():
-            task.exception()  # observed here when nobody waits for it any more
-
-    async def drain(self) -> None:
-        """Wait for creations still running (at shutdown)."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-Creation = NamedDependency[BindingCreation]
+Requests = NamedDependency[BindingRequests]
 
 
 def _body(view: BindingView) -> BindingResponse:
@@ -113,16 +67,14 @@ class BindingController(Controller):
     async def bind(
         self,
         *,
-        binding_cases: Bindings,
-        creation: Creation,
+        binding_requests: Requests,
         instance_id: InstanceId,
         binding_id: BindingId,
         data: JSONBody[BindRequest],
         region: Region = None,
         accepts_incomplete: FromQuery[bool] = False,
     ) -> Response[BindingResponse]:
-        view = await creation.run(
-            binding_cases,
+        view = await binding_requests.bind(
             BindCommand(
                 instance_id=instance_id,
                 binding_id=binding_id,
@@ -165,19 +117,15 @@ class BindingController(Controller):
     async def unbind(
         self,
         *,
-        binding_cases: Bindings,
+        binding_requests: Requests,
         instance_id: InstanceId,
         binding_id: BindingId,
         service_id: FromQuery[str],
         plan_id: FromQuery[str],
         region: Region = None,
         accepts_incomplete: FromQuery[bool] = False,
-        creation: Creation,
     ) -> Empty:
-        started = time.perf_counter()
-        await binding_cases.unbind(instance_id, binding_id, service_id=service_id, plan_id=plan_id)
-        if creation.metrics is not None:
-            creation.metrics.unbound((time.perf_counter() - started) * 1000)
+        await binding_requests.unbind(instance_id, binding_id, service_id=service_id, plan_id=plan_id)
         return Empty()
 
     @get(

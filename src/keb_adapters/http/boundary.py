@@ -32,8 +32,6 @@ from litestar.enums import ScopeType
 from litestar.types import (
     ASGIApp,
     HTTPRequestEvent,
-    HTTPResponseBodyEvent,
-    HTTPResponseStartEvent,
     Receive,
     ReceiveMessage,
     Scope,
@@ -42,8 +40,9 @@ from litestar.types import (
 from litestar.types.empty import Empty
 from litestar.utils.scope.state import ScopeState
 
-from keb_domain.errors import InvalidRequestError
-from keb_domain.usecases.instances import MAX_ID_LENGTH
+from keb_adapters.http.errors import RequestTooLargeError, send_error
+from keb_domain.errors import InvalidRequestError, KebError
+from keb_domain.model.provisioning import MAX_ID_LENGTH
 
 MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: a provision body is well under 2 KiB
 MAX_JSON_DEPTH = 32  # levels of objects and arrays, the body itself being level 1
@@ -57,12 +56,18 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class Refused(Exception):
-    """Input the boundary refuses; carries the status and the OSB description."""
+    """Input the boundary refuses: 400, or 413 for a body too large; carries the OSB description."""
 
     def __init__(self, status: int, description: str) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
+
+    def as_error(self) -> KebError:
+        """The error the one table answers with."""
+        if self.status == 413:
+            return RequestTooLargeError(self.description)
+        return InvalidRequestError(self.description)
 
 
 # --- path, query, headers --------------------------------------------------------------------------
@@ -225,20 +230,8 @@ class BoundaryRequest(Request[Any, Any, Any]):
             try:
                 state.json = decode_json_body(await self.body())
             except Refused as refused:
-                raise InvalidRequestError(refused.description) from None
+                raise refused.as_error() from None
         return state.json
-
-
-async def _answer(send: Send, status: int, description: str) -> None:
-    body = json.dumps({"description": description}).encode()
-    start: HTTPResponseStartEvent = {
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-    }
-    await send(start)
-    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
-    await send(end)
 
 
 async def _read_body(scope: Scope, receive: Receive) -> bytes | None:
@@ -285,7 +278,7 @@ class InputBoundaryMiddleware:
             if body is None:
                 return  # nobody is left to answer
         except Refused as refused:
-            await _answer(send, refused.status, refused.description)
+            await send_error(send, refused.as_error())
             return
         ScopeState.from_scope(scope).body = body
         await self.app(scope, _replay(body, receive), send)

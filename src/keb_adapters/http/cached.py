@@ -18,7 +18,8 @@ from litestar import Request, Response
 from litestar.serialization import encode_json
 from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
 
-from keb_domain.model.catalog import build_catalog
+from keb_adapters.http.wire import catalog_body
+from keb_domain.model.catalog import catalog_for
 from keb_domain.usecases.config import BrokerConfig
 
 JSON = "application/json"
@@ -89,7 +90,7 @@ class EncodedCatalogs:
     ) -> None:
         self._config = config
         self._limit = limit
-        self._build = build or (lambda c, region: build_catalog(c.policy, c.catalog, region))
+        self._build = build or (lambda c, region: catalog_body(catalog_for(c.policy, region, c.catalog)))
         self._encoded: OrderedDict[str, Encoded] = OrderedDict()
 
     @property

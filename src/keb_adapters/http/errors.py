@@ -7,11 +7,14 @@ and their bodies never carry internals.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Send
 
 from keb_adapters.http.wire import Empty, OsbError
 from keb_domain import errors as e
@@ -19,10 +22,22 @@ from keb_domain import errors as e
 log = logging.getLogger("keb.http")
 AnyRequest = Request[Any, Any, Any]
 
+
+class UnsupportedApiVersionError(e.KebError):
+    """``X-Broker-API-Version`` is missing or not one this endpoint serves (412)."""
+
+
+class RequestTooLargeError(e.KebError):
+    """The request body is larger than the broker reads (413)."""
+
+
 # Order matters: the first matching class wins, so subclasses come before their bases.
 STATUS_BY_ERROR: tuple[tuple[type[e.KebError], int], ...] = (
     (e.InvalidRequestError, 400),
-    (e.UnsupportedApiVersionError, 412),
+    (e.UnauthenticatedError, 401),
+    (e.ForbiddenError, 403),
+    (RequestTooLargeError, 413),
+    (UnsupportedApiVersionError, 412),
     (e.AsyncRequiredError, 422),
     (e.UnprocessableError, 422),
     (e.PlatformRegionNotServedError, 404),
@@ -62,15 +77,46 @@ def osb_error(
     return Response(OsbError(description=description, error=key), status_code=status, headers=headers)
 
 
-def handle_keb_error(_: AnyRequest, exc: e.KebError) -> Response[OsbError | Empty]:
+def _refusal(exc: e.KebError) -> tuple[int, str | None, dict[str, str]]:
+    """Status, OSB error key and headers of a refused request, from the table."""
     status = status_of(exc)
     key = "ConcurrencyError" if isinstance(exc, e.StorageConflictError) else exc.error_key
-    headers = None
+    headers = {}
     if isinstance(exc, e.StorageUnavailableError):
-        headers = {"Retry-After": str(STORAGE_RETRY_AFTER)}
+        headers["Retry-After"] = str(STORAGE_RETRY_AFTER)
     if status >= 500:
         log.warning("request failed: %s", exc.description)
-    return osb_error(status, exc.description, key, headers)
+    return status, key, headers
+
+
+def handle_keb_error(_: AnyRequest, exc: e.KebError) -> Response[OsbError | Empty]:
+    status, key, headers = _refusal(exc)
+    return osb_error(status, exc.description, key, headers or None)
+
+
+async def send_error(send: Send, exc: e.KebError, headers: Mapping[str, str] | None = None) -> None:
+    """Answer with the table's status and body from an ASGI middleware, before any handler runs.
+
+    ``headers`` adds what the middleware's protocol asks for (``WWW-Authenticate`` on 401 and 403).
+    """
+    status, key, own = _refusal(exc)
+    body = (
+        b"{}"
+        if status in EMPTY_BODY
+        else msgspec.json.encode(OsbError(description=exc.description, error=key))
+    )
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *((name.lower().encode(), value.encode()) for name, value in {**own, **(headers or {})}.items()),
+        ],
+    }
+    await send(start)
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(end)
 
 
 def handle_validation(_: AnyRequest, exc: ValidationException) -> Response[OsbError | Empty]:

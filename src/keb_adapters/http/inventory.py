@@ -6,7 +6,7 @@ tooling reads them unchanged.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -24,17 +24,17 @@ from keb_domain.model.binding import Binding
 from keb_domain.model.instance import ArchivedInstance, Instance
 from keb_domain.model.inventory import (
     MAX_PAGE_SIZE,
+    Action,
     InfoRuntime,
     RuntimeFilter,
-    RuntimeRecord,
+    RuntimeHistory,
     RuntimeState,
-    derive_state,
+    ShownOperations,
     kind,
-    plan_actions,
 )
-from keb_domain.model.operation import Operation, OperationState
+from keb_domain.model.operation import Operation
 from keb_domain.model.plans import KYMA_SERVICE_ID, KYMA_SERVICE_NAME
-from keb_domain.usecases.inventory import InventoryUseCases
+from keb_domain.usecases.inventory import InventoryUseCases, RuntimeDetail, RuntimeListing
 
 Inventory = NamedDependency[InventoryUseCases]
 Names = Annotated[list[str] | None, QueryParameter(description="Repeat the key to give several values (OR).")]
@@ -175,19 +175,11 @@ def _operation(op: Operation) -> OperationDTO:
     )
 
 
-# KEB's handler embeds only the newest 2 updates (numberOfUpgradeOperationsToReturn); totalCount counts all.
-UPDATES_SHOWN = 2
-
-
-def _listed(
-    operations: Sequence[Operation], last_only: bool, most: int | None = None
-) -> OperationsData | None:
-    if not operations:
+def _listed(shown: ShownOperations | None) -> OperationsData | None:
+    if shown is None:
         return None
-    newest = sorted(operations, key=lambda op: (op.created_at, op.id), reverse=True)
-    shown = newest[:1] if last_only else newest[:most]
     return OperationsData(
-        data=[_operation(op) for op in shown], count=len(shown), total_count=len(operations)
+        data=[_operation(op) for op in shown.operations], count=len(shown.operations), total_count=shown.total
     )
 
 
@@ -202,26 +194,22 @@ def _binding(binding: Binding) -> BindingDTO:
     )
 
 
-def _actions(record: RuntimeRecord) -> list[ActionDTO] | None:
-    found = [
-        ActionDTO(
-            id=a.id,
-            type=a.type,
-            message=a.message,
-            old_value=a.old_value,
-            new_value=a.new_value,
-            created_at=a.created_at,
-        )
-        for a in plan_actions(record.operations)
-    ]
-    return found or None  # KEB omits an empty list
+def _action(action: Action) -> ActionDTO:
+    return ActionDTO(
+        id=action.id,
+        type=action.type,
+        message=action.message,
+        old_value=action.old_value,
+        new_value=action.new_value,
+        created_at=action.created_at,
+    )
 
 
-def _live(instance: Instance, record: RuntimeRecord, last_only: bool, bindings: bool) -> RuntimeDTO:
-    # Operations that have not started yet are not part of the runtime's story (KEB skips them too).
-    ops = tuple(op for op in record.operations if op.state is not OperationState.PENDING)
-    by_kind = {name: [op for op in ops if kind(op) == name] for name in ("provision", "deprovision")}
-    last = max(ops, key=lambda op: (op.updated_at, op.id), default=None)
+def _optional(op: Operation | None) -> OperationDTO | None:
+    return _operation(op) if op is not None else None
+
+
+def _live_runtime(instance: Instance, history: RuntimeHistory) -> RuntimeDTO:
     return RuntimeDTO(
         instance_id=instance.instance_id,
         runtime_id=instance.runtime_id,
@@ -240,23 +228,22 @@ def _live(instance: Instance, record: RuntimeRecord, last_only: bool, bindings: 
         parameters=dict(instance.parameters),
         status=RuntimeStatus(
             created_at=instance.created_at,
-            modified_at=last.updated_at if last else instance.updated_at,
+            modified_at=history.modified_at,
             expired_at=instance.expired_at,
-            state=derive_state(ops).value,
-            provisioning=_operation(by_kind["provision"][0]) if by_kind["provision"] else None,
-            deprovisioning=_operation(by_kind["deprovision"][-1]) if by_kind["deprovision"] else None,
-            update=_listed([op for op in ops if kind(op) == "update"], last_only, UPDATES_SHOWN),
-            suspension=_listed([op for op in ops if kind(op) == "suspension"], last_only),
-            unsuspension=_listed([op for op in ops if kind(op) == "unsuspension"], last_only),
+            state=history.state.value,
+            provisioning=_optional(history.provisioning),
+            deprovisioning=_optional(history.deprovisioning),
+            update=_listed(history.updates),
+            suspension=_listed(history.suspensions),
+            unsuspension=_listed(history.unsuspensions),
         ),
-        bindings=[_binding(b) for b in record.bindings] if bindings else None,
         license_type=instance.context.get("license_type"),
         commercial_model=instance.context.get("commercial_model"),
         subscription_secret_name=instance.credentials_binding or None,  # claimed from the HAP pool
     )
 
 
-def _archived(archived: ArchivedInstance, record: RuntimeRecord, bindings: bool) -> RuntimeDTO:
+def _archived_runtime(archived: ArchivedInstance, history: RuntimeHistory) -> RuntimeDTO:
     return RuntimeDTO(
         instance_id=archived.instance_id,
         runtime_id=archived.last_runtime_id,
@@ -274,20 +261,27 @@ def _archived(archived: ArchivedInstance, record: RuntimeRecord, bindings: bool)
         user_id="",
         status=RuntimeStatus(
             created_at=archived.created_at,
-            modified_at=archived.last_deprovisioning_finished_at or archived.archived_at,
+            modified_at=history.modified_at,
             deleted_at=archived.archived_at,
-            state=RuntimeState.DEPROVISIONED.value,
+            state=history.state.value,
         ),
-        bindings=[_binding(b) for b in record.bindings] if bindings else None,
     )
 
 
-def _runtime(record: RuntimeRecord, last_only: bool, bindings: bool) -> RuntimeDTO:
+def _runtime(listing: RuntimeListing, bindings: bool) -> RuntimeDTO:
+    record = listing.record
     if record.instance is not None:
-        return _live(record.instance, record, last_only, bindings)
-    if record.archived is not None:
-        return _archived(record.archived, record, bindings)
-    raise ValueError("a runtime record holds an instance or an archive row")
+        item = _live_runtime(record.instance, listing.history)
+    elif record.archived is not None:
+        item = _archived_runtime(record.archived, listing.history)
+    else:
+        raise ValueError("a runtime record holds an instance or an archive row")
+    if bindings:
+        item.bindings = [_binding(b) for b in record.bindings]
+    if listing.actions:
+        item.actions = [_action(a) for a in listing.actions]  # KEB omits an empty list
+    item.runtime_config = listing.runtime_resource
+    return item
 
 
 def _info(item: InfoRuntime) -> InfoRuntimeDTO:
@@ -387,15 +381,14 @@ class InventoryController(Controller):
             expired=expired,
             with_bindings=with_bindings,
         )
-        result = await inventory.runtimes(query, page=page, page_size=page_size, bindings=bindings)
-        data = []
-        for record in result.records:
-            item = _runtime(record, op_detail == "last", bindings)
-            if actions:
-                item.actions = _actions(record)
-            if runtime_config:
-                item.runtime_config = await inventory.runtime_resource(item.runtime_id)
-            data.append(item)
+        detail = RuntimeDetail(
+            last_operation_only=op_detail == "last",
+            bindings=bindings,
+            actions=actions,
+            runtime_resource=runtime_config,
+        )
+        result = await inventory.runtimes(query, page=page, page_size=page_size, detail=detail)
+        data = [_runtime(listing, bindings) for listing in result.items]
         return RuntimesPageDTO(data=data, count=len(data), total_count=result.total)
 
     @get(

@@ -18,6 +18,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_304_NOT_M
 
 from keb_adapters.http.cached import JSON, EncodedCatalogs, conditional
 from keb_adapters.http.docs import PROTECTED_RESPONSES, VERSION_HEADER
+from keb_adapters.http.errors import UnsupportedApiVersionError
 from keb_adapters.http.wire import (
     DeprovisionResponse,
     Empty,
@@ -30,7 +31,7 @@ from keb_adapters.http.wire import (
     UpdateRequest,
     UpdateResponse,
 )
-from keb_domain.errors import UnsupportedApiVersionError
+from keb_domain.model.instance import InstanceSummary
 from keb_domain.usecases.config import BrokerConfig
 from keb_domain.usecases.instances import (
     DeprovisionCommand,
@@ -77,7 +78,7 @@ def platform_region(config: BrokerConfig, region: str | None) -> str:
 
 
 def osb_request_checks(config: BrokerConfig) -> Callable[[AnyRequest], Awaitable[None]]:
-    """The OSB router's ``before_request`` hook: version header, storable input, served platform region.
+    """The OSB router's ``before_request`` hook: version header and served platform region.
 
     Every OSB route carrying ``{region}`` refuses a platform region the configuration does not serve
     before any state is read, so no spelling of a region reaches another region's rules.
@@ -98,8 +99,28 @@ def require_minor(request: AnyRequest, minor: int, endpoint: str) -> None:
         )
 
 
-def _labels(labels: dict[str, str] | None) -> Metadata | None:
-    return Metadata(labels=dict(labels)) if labels is not None else None
+def response_labels(summary: InstanceSummary, broker_url: str) -> dict[str, str]:
+    """``metadata.labels`` of instance responses, in KEB's words (``response_labels.go``)."""
+    labels = {"Name": summary.name}
+    if summary.has_runtime:
+        labels["KubeconfigURL"] = f"{broker_url.rstrip('/')}/kubeconfig/{summary.instance_id}"
+    expiry = summary.expiry
+    if expiry is not None:
+        key = "Trial account expiration details" if expiry.trial else "Free plan expiration details"
+        if expiry.expired:
+            labels[key] = "Your cluster has expired."
+        elif expiry.days_left == 0:
+            labels[key] = "Your cluster expires today."
+        elif expiry.days_left == 1:
+            labels[key] = "Your cluster expires tomorrow."
+        else:
+            labels[key] = f"Your cluster expires in {expiry.days_left} days."
+    return labels
+
+
+def _metadata(summary: InstanceSummary | None, config: BrokerConfig) -> Metadata | None:
+    # The handlers read ``config`` from the use case: one dependency each, as the catalog handler has.
+    return Metadata(labels=response_labels(summary, config.broker_url)) if summary is not None else None
 
 
 ERRORS = {
@@ -198,11 +219,11 @@ class InstanceController(Controller):
         )
         if result.completed:
             body = ProvisionResponse(
-                dashboard_url=result.dashboard_url or None, metadata=_labels(dict(result.labels))
+                dashboard_url=result.dashboard_url or None, metadata=_metadata(result.summary, config)
             )
             return Response(body, status_code=HTTP_200_OK)
         return Response(
-            ProvisionResponse(operation=result.operation_id, metadata=_labels(dict(result.labels))),
+            ProvisionResponse(operation=result.operation_id, metadata=_metadata(result.summary, config)),
             status_code=HTTP_202_ACCEPTED,
         )
 
@@ -227,7 +248,7 @@ class InstanceController(Controller):
             plan_id=view.plan_id,
             dashboard_url=view.dashboard_url or None,
             parameters=dict(view.parameters),
-            metadata=_labels(dict(view.labels)),
+            metadata=_metadata(view.summary, instances.config),
         )
 
     @patch(
@@ -263,7 +284,7 @@ class InstanceController(Controller):
                 accepts_incomplete=accepts_incomplete,
             )
         )
-        metadata = _labels(dict(result.labels)) if result.labels else None
+        metadata = _metadata(result.summary, instances.config)
         if result.operation_id is None:
             return Response(UpdateResponse(metadata=metadata), status_code=HTTP_200_OK)
         return Response(

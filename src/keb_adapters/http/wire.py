@@ -7,9 +7,12 @@ Unknown fields are ignored, as the OSB spec requires.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+
+from keb_domain.model.catalog import Catalog
 
 
 class Wire(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False):
@@ -118,3 +121,61 @@ class BindingResponse(Wire):
 
 class Health(Wire):
     status: str
+
+
+# --- formats -----------------------------------------------------------------------------------------
+
+
+def format_expires_at(moment: datetime) -> str:
+    """OSB ``metadata.expires_at``: UTC, one fractional digit, a literal ``Z`` (KEB's layout)."""
+    utc = moment.astimezone(UTC)
+    return f"{utc.strftime('%Y-%m-%dT%H:%M:%S')}.{utc.microsecond // 100000}Z"
+
+
+# --- catalog -----------------------------------------------------------------------------------------
+
+
+def catalog_body(catalog: Catalog) -> dict[str, Any]:
+    """The ``GET /v2/catalog`` body (OSB's shape, KEB's texts); the schemas go out as the domain made them."""
+    plans: list[dict[str, Any]] = []
+    for offered in catalog.plans:
+        plan = offered.plan
+        entry: dict[str, Any] = {
+            "id": plan.id,
+            "name": plan.name,
+            "description": plan.display_name,
+            "metadata": {"displayName": plan.display_name},
+            "plan_updateable": offered.updateable,
+            "schemas": {
+                "service_instance": {
+                    "create": {"parameters": offered.create_schema},
+                    "update": {"parameters": offered.update_schema},
+                },
+            },
+        }
+        if offered.bindable:
+            entry["bindable"] = True
+        plans.append(entry)
+    return {
+        "services": [
+            {
+                "id": catalog.service_id,
+                "name": catalog.service_name,
+                "description": catalog.description,
+                "bindable": False,
+                "instances_retrievable": True,
+                "bindings_retrievable": True,
+                "plan_updateable": False,
+                "allow_context_updates": True,
+                "tags": ["SAP", "Kyma"],
+                "metadata": {
+                    "displayName": "Kyma Environment",
+                    "longDescription": catalog.description,
+                    "providerDisplayName": "SAP",
+                    "documentationUrl": catalog.documentation_url,
+                    "supportUrl": catalog.support_url,
+                },
+                "plans": plans,
+            }
+        ]
+    }

@@ -50,7 +50,7 @@ class KubernetesRuntimeCluster:
         return self._endpoint
 
     async def ensure_binding_identity(self, identity: BindingIdentity) -> None:
-        name = identity.name
+        name, namespace = identity.name, identity.namespace
         metadata = {"name": name, "labels": dict(identity.labels)}
         cluster_role = {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -66,16 +66,16 @@ class KubernetesRuntimeCluster:
             "kind": "ClusterRoleBinding",
             "metadata": metadata,
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": BINDING_NAMESPACE}],
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
         }
         c = self._client
         await _each(
             ClusterAlreadyExistsError,  # a retry finds what an earlier attempt created
             (
-                f"create serviceaccount {BINDING_NAMESPACE}/{name}",
+                f"create serviceaccount {namespace}/{name}",
                 lambda: c.core.create_namespaced_service_account(
-                    BINDING_NAMESPACE,
-                    {"metadata": {**metadata, "namespace": BINDING_NAMESPACE}},
+                    namespace,
+                    {"metadata": {**metadata, "namespace": namespace}},
                     _request_timeout=c.timeout,
                 ),
             ),

@@ -27,7 +27,7 @@ from keb_domain.errors import (
     ClusterInvalidError,
     ClusterNotFoundError,
 )
-from keb_domain.model.binding import BindingIdentity, ClusterEndpoint
+from keb_domain.model.binding import AccessRule, BindingIdentity, ClusterEndpoint
 from keb_domain.ports import Clock, IssuedCredentials, RuntimeCluster
 from keb_domain.secrets import Secret
 
@@ -309,7 +309,7 @@ class _RuntimeCluster:
     """What one runtime cluster holds of the broker's binding identities."""
 
     service_accounts: dict[str, str] = attrs.field(factory=dict)  # name -> uid
-    cluster_roles: set[str] = attrs.field(factory=set)
+    cluster_roles: dict[str, tuple[AccessRule, ...]] = attrs.field(factory=dict)  # name: its rules
     cluster_role_bindings: set[str] = attrs.field(factory=set)
     tokens: dict[str, tuple[str, str, datetime]] = attrs.field(factory=dict)  # token -> (sa, uid, expiry)
 
@@ -328,7 +328,7 @@ class MemoryRuntimeCluster:
 
     async def ensure_binding_identity(self, identity: BindingIdentity) -> None:
         self._cluster.service_accounts.setdefault(identity.name, str(uuid.uuid4()))
-        self._cluster.cluster_roles.add(identity.name)
+        self._cluster.cluster_roles.setdefault(identity.name, identity.rules)
         self._cluster.cluster_role_bindings.add(identity.name)
 
     async def request_token(self, name: str, expiration_seconds: int) -> IssuedCredentials:
@@ -346,7 +346,7 @@ class MemoryRuntimeCluster:
 
     async def delete_binding_identity(self, name: str) -> None:
         self._cluster.cluster_role_bindings.discard(name)
-        self._cluster.cluster_roles.discard(name)
+        self._cluster.cluster_roles.pop(name, None)
         self._cluster.service_accounts.pop(name, None)
 
 

@@ -14,7 +14,7 @@ from keb_domain.model.inventory import (
     matches_state,
     shown_by_default,
 )
-from keb_domain.model.operation import Operation, OperationType
+from keb_domain.model.operation import Operation, first_provisioning, latest_deprovisioning
 
 
 def _within(value: str, allowed: Sequence[str]) -> bool:
@@ -28,7 +28,7 @@ class MemoryInventory:
     def _has_bindings(self, instance_id: str) -> bool:
         return any(key[0] == instance_id for key in self._storage.bindings)
 
-    def _live(self, query: RuntimeFilter, instance: Instance) -> bool:
+    def _live_matches(self, query: RuntimeFilter, instance: Instance) -> bool:
         last = self._storage.operations.get(instance.last_operation_id)
         return (
             _within(instance.global_account_id, query.accounts)
@@ -72,7 +72,7 @@ class MemoryInventory:
             matches += [
                 RuntimeRecord(instance=instance)
                 for instance in self._storage.instances.values()
-                if self._live(query, instance)
+                if self._live_matches(query, instance)
             ]
         if query.wants_archive:
             matches += [
@@ -107,17 +107,11 @@ class MemoryInventory:
     async def info_runtimes(self) -> AsyncIterator[InfoRuntime]:
         for instance in sorted(self._storage.instances.values(), key=lambda i: (i.created_at, i.instance_id)):
             operations = self._operations(instance.instance_id)
-            provisionings = [
-                op for op in operations if op.type is OperationType.PROVISION and not op.temporary
-            ]
-            deprovisionings = [
-                op for op in operations if op.type is OperationType.DEPROVISION and not op.temporary
-            ]
             last = self._storage.operations.get(instance.last_operation_id)
             yield InfoRuntime(
                 instance=instance,
-                provisioning=provisionings[0] if provisionings else None,
-                deprovisioning=deprovisionings[-1] if deprovisionings else None,
+                provisioning=first_provisioning(operations),
+                deprovisioning=latest_deprovisioning(operations),
                 modified_at=last.updated_at if last else instance.updated_at,
             )
 

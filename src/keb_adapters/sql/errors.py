@@ -10,6 +10,7 @@ needs no restart. Errors a statement causes (constraint violations, bad values) 
 from __future__ import annotations
 
 import sqlite3
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
@@ -110,3 +111,15 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     with unavailable_as_domain_error(connecting=True):
         async with engine.begin() as connection:
             yield connection
+
+
+def certificate_refusal(error: BaseException) -> str | None:
+    """Why the database server's TLS certificate was refused, if that is what ``error`` comes from.
+
+    A certificate of another CA, or one not issued for the host connected to, is no outage: retrying
+    cannot help, so the caller reports it instead of waiting for the database.
+    """
+    for cause in _causes(error):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"certificate verify failed: {cause.verify_message or cause.reason}"
+    return None

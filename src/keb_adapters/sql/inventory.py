@@ -20,10 +20,18 @@ from keb_adapters.sql.errors import connected
 from keb_adapters.sql.mapping import from_row
 from keb_domain.model.binding import Binding
 from keb_domain.model.instance import ArchivedInstance, Instance
-from keb_domain.model.inventory import InfoRuntime, RuntimeFilter, RuntimeRecord, RuntimesPage, RuntimeState
+from keb_domain.model.inventory import (
+    HIDDEN_BY_DEFAULT,
+    STATE_FILTERS,
+    InfoRuntime,
+    LastOperationIs,
+    RuntimeFilter,
+    RuntimeRecord,
+    RuntimesPage,
+    RuntimeState,
+)
 from keb_domain.model.operation import Operation
 
-IN_PROGRESS = "in progress"
 # The operation's own columns; the lease belongs to the engine.
 OPERATION_COLUMNS = [c.name for c in t.operations.c if not c.name.startswith("lease")]
 
@@ -32,26 +40,26 @@ def _any_of(column: sa.ColumnElement[Any], values: Sequence[str]) -> list[sa.Col
     return [column.in_(values)] if values else []
 
 
+def _last_operation_is(rule: LastOperationIs, last: Any) -> sa.ColumnElement[bool]:
+    """The domain's condition on the last started operation as SQL (NULL, no operation: false)."""
+    return sa.and_(
+        last.c.type.in_(sorted(t.value for t in rule.types)),
+        last.c.state.in_(sorted(s.value for s in rule.states)),
+    )
+
+
 def _state(state: RuntimeState, last: Any) -> sa.ColumnElement[bool]:
-    """One ``state`` filter on a live instance, judged on the operation it last started (``last``)."""
-    i = t.instances
+    """One ``state`` filter on a live instance (``keb_domain.model.inventory.matches_state`` in SQL)."""
     if state is RuntimeState.ALL:
         return sa.true()
     if state is RuntimeState.SUSPENDED:
-        suspended: sa.ColumnElement[bool] = i.c.context["active"].as_boolean().is_(False)
+        suspended: sa.ColumnElement[bool] = t.instances.c.context["active"].as_boolean().is_(False)
         return suspended
-    conditions = {
-        RuntimeState.PROVISIONING: sa.and_(last.c.type == "provision", last.c.state == IN_PROGRESS),
-        RuntimeState.DEPROVISIONING: sa.and_(last.c.type == "deprovision", last.c.state == IN_PROGRESS),
-        RuntimeState.UPDATING: sa.and_(last.c.type == "update", last.c.state == IN_PROGRESS),
-        RuntimeState.SUCCEEDED: sa.and_(last.c.state == "succeeded", last.c.type != "deprovision"),
-        RuntimeState.FAILED: sa.and_(last.c.state == "failed", last.c.type != "update"),
-        RuntimeState.ERROR: sa.and_(last.c.state == "failed", last.c.type == "update"),
-    }
-    return conditions.get(state, sa.false())  # upgrading, deprovisioned, incomplete: no live instance
+    rule = STATE_FILTERS.get(state)
+    return _last_operation_is(rule, last) if rule is not None else sa.false()
 
 
-def _live(query: RuntimeFilter) -> sa.Select[Any]:
+def _live_query(query: RuntimeFilter) -> sa.Select[Any]:
     i, last = t.instances, t.operations.alias("last_operation")
     where: list[sa.ColumnElement[bool]] = [
         *_any_of(i.c.global_account_id, query.accounts),
@@ -69,8 +77,8 @@ def _live(query: RuntimeFilter) -> sa.Select[Any]:
     if query.states:
         where.append(sa.or_(*(_state(state, last) for state in query.states)))
     else:  # by default a finished deprovisioning (a suspended trial) hides the instance
-        finished = sa.and_(last.c.type == "deprovision", last.c.state == "succeeded")
-        where.append(sa.or_(last.c.id.is_(None), sa.not_(finished)))
+        hidden = _last_operation_is(HIDDEN_BY_DEFAULT, last)
+        where.append(sa.or_(last.c.id.is_(None), sa.not_(hidden)))
     return (
         sa.select(i.c.instance_id.label("id"), i.c.created_at, sa.literal("live").label("source"))
         .select_from(i.outerjoin(last, last.c.id == i.c.last_operation_id))
@@ -99,9 +107,11 @@ def _archive(query: RuntimeFilter) -> sa.Select[Any]:
 
 
 def _matches(query: RuntimeFilter) -> sa.Subquery:
-    parts = ([_live(query)] if query.wants_live else []) + ([_archive(query)] if query.wants_archive else [])
+    parts = ([_live_query(query)] if query.wants_live else []) + (
+        [_archive(query)] if query.wants_archive else []
+    )
     if not parts:
-        parts = [_live(query).where(sa.false())]
+        parts = [_live_query(query).where(sa.false())]
     return (sa.union_all(*parts) if len(parts) > 1 else parts[0]).subquery("matches")
 
 

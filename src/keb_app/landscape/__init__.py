@@ -6,9 +6,10 @@ as the embedded default (decisions §5). No real cluster is ever created.
 """
 
 from keb_app.landscape._errors import ApiError
+from keb_app.landscape._faults import RequestRecord
 from keb_app.landscape._resources import PrinterColumn, ResourceRegistry, ResourceType, SubresourceType
 from keb_app.landscape.apiserver import KubeApiServer
-from keb_app.landscape.cluster import FakeCluster, RequestRecord
+from keb_app.landscape.cluster import FakeCluster
 from keb_app.landscape.kim import KimSimulator, decode_kubeconfig_secret, skr_cluster_name
 from keb_app.landscape.local import LocalLandscape, start_local_landscape
 

@@ -1,4 +1,5 @@
-"""Discovery documents and ``kubectl get`` tables, so kubectl can talk to the double.
+"""Discovery and OpenAPI documents (and which one a path names) and ``kubectl get`` tables, so kubectl
+can talk to the double.
 
 kubectl resolves resource names through legacy discovery (``/api``, ``/apis``, ``/apis/{g}/{v}``) when the
 server does not offer aggregated discovery, and asks list/get calls for ``meta.k8s.io/v1`` Tables.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from keb_app.landscape._errors import unknown_resource
 from keb_app.landscape._resources import RESOURCE_VERBS, ResourceRegistry, ResourceType
 
 JsonObject = dict[str, Any]
@@ -263,3 +265,53 @@ def openapi_v3_group_version(registry: ResourceRegistry, group: str, version: st
         "paths": paths,
         "components": {"schemas": {}},
     }
+
+
+# --- which document a path asks for ----------------------------------------------------------------
+
+
+def _found(document: JsonObject | None) -> JsonObject:
+    if document is None:
+        raise unknown_resource()
+    return document
+
+
+def document(
+    registry: ResourceRegistry, parts: list[str], server_address: str, path_prefix: str
+) -> JsonObject | None:
+    """The discovery or OpenAPI document a path (split at ``/``) names, or None when it names resources.
+
+    Raises:
+        ApiError: 404 for a path that is neither a document nor under ``/api`` or ``/apis``.
+    """
+    if not parts:
+        return root_paths(registry)
+    if parts == ["version"]:
+        return dict(SERVER_VERSION)
+    if parts == ["api"]:
+        return api_versions(server_address)
+    if parts == ["apis"]:
+        return api_group_list(registry)
+    if parts[0] == "apis" and len(parts) == 2:
+        return _found(api_group(registry, parts[1]))
+    if parts[0] == "api" and len(parts) == 2:
+        return _found(api_resource_list(registry, "", parts[1]))
+    if parts[0] == "apis" and len(parts) == 3:
+        return _found(api_resource_list(registry, parts[1], parts[2]))
+    if parts[:2] == ["openapi", "v3"]:
+        return _openapi(registry, parts[2:], path_prefix)
+    if parts[0] not in ("api", "apis"):
+        raise unknown_resource()
+    return None
+
+
+def _openapi(registry: ResourceRegistry, parts: list[str], path_prefix: str) -> JsonObject:
+    if not parts:
+        return openapi_v3_root(registry, path_prefix)
+    if parts[0] == "api" and len(parts) == 2:
+        group, version = "", parts[1]
+    elif parts[0] == "apis" and len(parts) == 3:
+        group, version = parts[1], parts[2]
+    else:
+        raise unknown_resource()
+    return _found(openapi_v3_group_version(registry, group, version))

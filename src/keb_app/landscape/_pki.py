@@ -1,4 +1,5 @@
-"""Key material of the landscape: a CA, TLS and client certificates, and RS256 service-account tokens.
+"""Key material of the landscape: a CA, TLS and client certificates, and RS256 service-account tokens
+(signed and verified with ``joserfc``).
 
 Everything is generated with ``cryptography``. Private keys and tokens are plain ``bytes``/``str`` values
 handed to the caller; nothing here logs or formats them.
@@ -10,18 +11,21 @@ import base64
 import datetime as dt
 import hashlib
 import ipaddress
-import json
 import secrets
 from typing import Any
 
 import attrs
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import RSAKey
+from joserfc.jwt import JWTClaimsRegistry
 
 _UTC = dt.UTC
+_ALGORITHM = "RS256"
 
 
 def _private_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
@@ -208,28 +212,21 @@ class CertificateAuthority:
 # --- service-account tokens -------------------------------------------------------------------------
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 class InvalidTokenError(Exception):
     """The bearer token is not a JWT signed by this key (the reason is for debugging, never shown)."""
 
 
 class TokenSigner:
-    """A cluster's service-account signing key: issues and verifies RS256 JWTs."""
+    """A cluster's service-account signing key: issues and verifies RS256 JWTs (with ``joserfc``)."""
 
     def __init__(self, key: rsa.RSAPrivateKey) -> None:
         self._key = key
+        self._jwk = RSAKey.import_key(_private_pem(key))
         public_der = key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         # kube-apiserver derives the key id from the SHA-256 of the DER public key.
-        self.key_id = _b64url(hashlib.sha256(public_der).digest())
+        self.key_id = base64.urlsafe_b64encode(hashlib.sha256(public_der).digest()).rstrip(b"=").decode()
 
     def __repr__(self) -> str:
         return f"TokenSigner(key_id={self.key_id!r})"
@@ -250,41 +247,24 @@ class TokenSigner:
         return _private_pem(self._key)
 
     def sign(self, claims: dict[str, Any]) -> str:
-        header = {"alg": "RS256", "kid": self.key_id}
-        signing_input = (
-            _b64url(json.dumps(header, separators=(",", ":")).encode())
-            + "."
-            + _b64url(json.dumps(claims, separators=(",", ":")).encode())
-        )
-        signature = self._key.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
-        return signing_input + "." + _b64url(signature)
+        """A compact JWS with kube-apiserver's header: ``alg`` and ``kid``, no ``typ``."""
+        header = {"alg": _ALGORITHM, "kid": self.key_id}
+        return jwt.encode(header, claims, self._jwk, algorithms=[_ALGORITHM], default_type=None)
 
-    def verify(self, token: str) -> dict[str, Any]:
-        """The claims of a token this key signed.
+    def verify(self, token: str, claims: JWTClaimsRegistry) -> dict[str, Any]:
+        """The claims of a token this key signed, once ``claims`` accepts them.
 
         Raises:
-            InvalidTokenError: malformed, another algorithm or key, or a bad signature.
+            InvalidTokenError: malformed, another algorithm or key, a bad signature or rejected claims.
         """
-        parts = token.split(".")
-        if len(parts) != 3:
-            raise InvalidTokenError("not a JWS compact serialization")
         try:
-            header = json.loads(_b64url_decode(parts[0]))
-            claims = json.loads(_b64url_decode(parts[1]))
-            signature = _b64url_decode(parts[2])
-        except (ValueError, UnicodeDecodeError) as error:
-            raise InvalidTokenError("undecodable token") from error
-        if not isinstance(header, dict) or header.get("alg") != "RS256" or header.get("kid") != self.key_id:
-            raise InvalidTokenError("foreign key or algorithm")
-        try:
-            self._key.public_key().verify(
-                signature, f"{parts[0]}.{parts[1]}".encode("ascii"), padding.PKCS1v15(), hashes.SHA256()
-            )
-        except InvalidSignature as error:
-            raise InvalidTokenError("bad signature") from error
-        if not isinstance(claims, dict):
-            raise InvalidTokenError("claims are not an object")
-        return claims
+            decoded = jwt.decode(token, self._jwk, algorithms=[_ALGORITHM])
+            if decoded.header.get("kid") != self.key_id:
+                raise InvalidTokenError("signed with another key")
+            claims.validate(decoded.claims)
+        except (JoseError, ValueError) as error:
+            raise InvalidTokenError(type(error).__name__) from error
+        return decoded.claims
 
 
 def new_bearer_token() -> str:

@@ -79,7 +79,7 @@ def _field_value(obj: Mapping[str, Any], path: str) -> str | None:
 _SELECTABLE_FIELDS = ("metadata.name", "metadata.namespace")
 
 
-def parse_field_selector(selector: str | None, extra_fields: tuple[str, ...] = ()) -> Callable[[Any], bool]:
+def parse_field_selector(selector: str | None) -> Callable[[Any], bool]:
     """A predicate over a whole object for ``fieldSelector`` (``metadata.name=x,metadata.namespace!=y``).
 
     Raises:
@@ -93,7 +93,7 @@ def parse_field_selector(selector: str | None, extra_fields: tuple[str, ...] = (
         if match is None:
             raise bad_request(f'invalid field selector: "{part.strip()}"')
         field, op, value = match["field"], match["op"], match["value"].strip()
-        if field not in _SELECTABLE_FIELDS + extra_fields:
+        if field not in _SELECTABLE_FIELDS:
             raise bad_request(f"field label not supported: {field}")
         checks.append(_field_check(field, value, negated=op == "!="))
     return lambda obj: all(check(obj) for check in checks)

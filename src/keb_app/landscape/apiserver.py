@@ -9,13 +9,11 @@ kubectl both talk to it over real TLS with real CA data, bearer tokens and clien
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import logging
 import re
 import socket
 import ssl
-import tempfile
 import threading
 import time
 import uuid
@@ -27,17 +25,15 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from keb_app.landscape import _kubeconfig
+from keb_app.landscape._auth import Credentials, PresentedCertificate
+from keb_app.landscape._certificates import ClientCertificates
 from keb_app.landscape._errors import ApiError, bad_request, unknown_resource
-from keb_app.landscape._pki import CertificateAuthority, IssuedCertificate, fingerprint_der
+from keb_app.landscape._faults import Fault
+from keb_app.landscape._pki import IssuedCertificate
 from keb_app.landscape._resources import ResourceRegistry, default_registry
-from keb_app.landscape._state import StateDirectory
-from keb_app.landscape.cluster import (
-    ApiRequest,
-    Credentials,
-    FakeCluster,
-    Fault,
-    PresentedCertificate,
-)
+from keb_app.landscape._routing import ApiRequest
+from keb_app.landscape._state import ChangeWriter, StateDirectory
+from keb_app.landscape.cluster import FakeCluster
 
 JsonObject = dict[str, Any]
 
@@ -45,9 +41,6 @@ _log = logging.getLogger(__name__)
 
 _CLUSTER_PATH = re.compile(r"^/clusters/(?P<name>[a-z0-9]([-a-z0-9]*[a-z0-9])?)(?P<rest>/.*)?$")
 _CLUSTER_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-# OpenSSL's X509_V_FLAG_NO_CHECK_TIME: the TLS layer accepts an expired client certificate so that the
-# authenticator can answer 401, as kube-apiserver does, instead of failing the handshake.
-_NO_CHECK_TIME = 0x200000
 _STATE_FILE = "landscape.json"
 #: The pending entry of the landscape's own document among the changed clusters' names (never a name).
 _LANDSCAPE = ""
@@ -58,9 +51,6 @@ _FAULT_REASONS = {
     503: ("ServiceUnavailable", "the server is currently unable to handle the request"),
     504: ("Timeout", "the server was unable to return a response in the time allotted"),
 }
-
-#: How much longer than a round of writes the state writer rests before the next round.
-_WRITER_REST = 4.0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -125,7 +115,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _send_json(self, status: int, body: JsonObject, headers: Iterable[tuple[str, str]] = ()) -> None:
-        data = json.dumps(body).encode("utf-8")
+        self._send_encoded(status, json.dumps(body).encode("utf-8"), headers)
+
+    def _send_encoded(self, status: int, data: bytes, headers: Iterable[tuple[str, str]] = ()) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -138,7 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def _serve(self) -> None:
-        landscape = self.server.landscape
+        apiserver = self.server.apiserver
         try:
             body = self._read_body()
         except ValueError:
@@ -147,7 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         url = urlsplit(self.path)
         match = _CLUSTER_PATH.match(url.path)
-        cluster = landscape.find_cluster(match["name"]) if match else None
+        cluster = apiserver.find_cluster(match["name"]) if match else None
         if match is None or cluster is None:
             self._send_json(404, unknown_resource().to_status())
             return
@@ -167,9 +159,9 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             credentials=Credentials(
                 bearer_token=token.strip() if scheme.lower() == "bearer" and token.strip() else None,
-                certificate=landscape.presented_certificate(self.connection),
+                certificate=apiserver.presented_certificate(self.connection),
             ),
-            server_address=self.headers.get("Host") or f"{landscape.host}:{landscape.port}",
+            server_address=self.headers.get("Host") or f"{apiserver.host}:{apiserver.port}",
             path_prefix=f"/clusters/{cluster.name}",
         )
         try:
@@ -179,7 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
             error = ApiError(500, "InternalError", "Internal error occurred: the API double failed")
             self._send_json(500, error.to_status())
             return
-        self._send_json(response.status, response.body)
+        self._send_encoded(response.status, response.body)
 
     def _answer_fault(self, cluster: FakeCluster, fault: Fault, path: str, query: str) -> None:
         if fault.action in ("timeout", "drop"):
@@ -203,8 +195,8 @@ class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], landscape: KubeApiServer, context: ssl.SSLContext) -> None:
-        self.landscape = landscape
+    def __init__(self, address: tuple[str, int], apiserver: KubeApiServer, context: ssl.SSLContext) -> None:
+        self.apiserver = apiserver
         self.context = context
         self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
@@ -273,14 +265,10 @@ class KubeApiServer:
         self._registry = registry or default_registry()
         self._lock = threading.RLock()
         self._clusters: dict[str, FakeCluster] = {}
-        self._issued: dict[str, JsonObject] = {}
-        self._ca: CertificateAuthority | None = None
+        self._certificates = ClientCertificates(clock)
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
-        # Changed clusters wait here for the writer thread, which writes each once however often it changed.
-        self._pending: set[str] = set()
-        self._pending_changed = threading.Condition()
-        self._writer: threading.Thread | None = None
+        self._writer = ChangeWriter(self._write)
         self._served_port: int | None = None  # the port of the last start, kept in the state after stop
 
     def __repr__(self) -> str:
@@ -304,7 +292,7 @@ class KubeApiServer:
         if self._httpd is not None:
             raise RuntimeError("the API server is already running")
         self._load()
-        context = self._ssl_context()
+        context = self._certificates.server_context(self.host)
         httpd = _HttpServer((self.host, self._requested_port), self, context)
         self._httpd = httpd
         self._served_port = int(httpd.server_address[1])
@@ -317,9 +305,6 @@ class KubeApiServer:
         )
         self._thread.start()
         if self._state is not None:
-            self._writer = threading.Thread(
-                target=self._write_changes, name="keb-landscape-state", daemon=True
-            )
             self._writer.start()
         self._write_landscape()  # at once: the port is read from it before the next start
         _log.info("Kubernetes API double serving at %s", self.base_url)
@@ -338,12 +323,7 @@ class KubeApiServer:
             thread.join(timeout=10)
         self._httpd = None
         self._thread = None
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            with self._pending_changed:
-                self._pending_changed.notify()
-            writer.join(timeout=30)
-        self._flush()  # what changed after the writer's last round
+        self._writer.stop()
 
     def __enter__(self) -> KubeApiServer:
         return self.start()
@@ -371,7 +351,7 @@ class KubeApiServer:
     @property
     def ca_pem(self) -> bytes:
         """The CA certificate every cluster's serving certificate chains to."""
-        return self._authority().cert_pem
+        return self._certificates.authority.cert_pem
 
     def cluster_url(self, name: str) -> str:
         """The server URL of a cluster, as kubeconfigs carry it."""
@@ -403,7 +383,7 @@ class KubeApiServer:
         with self._lock:
             if self._clusters.pop(name, None) is None:
                 return
-            self._issued = {fp: entry for fp, entry in self._issued.items() if entry["cluster"] != name}
+            self._certificates.revoke_cluster(name)
             if self._state is not None:
                 self._state.remove(f"clusters/{name}.json")
             self._write_landscape()  # at once: it must not list a cluster whose file is gone
@@ -442,42 +422,13 @@ class KubeApiServer:
         now = self._clock()
         start = now - 60 if not_before is None else not_before
         end = now + 365 * 24 * 3600 if not_after is None else not_after
-        issued = self._authority().issue_client(
-            common_name,
-            organizations,
-            dt.datetime.fromtimestamp(start, dt.UTC),
-            dt.datetime.fromtimestamp(end, dt.UTC),
-        )
-        with self._lock:
-            self._issued[issued.fingerprint] = {
-                "cluster": cluster,
-                "user": common_name,
-                "groups": list(organizations),
-                "notBefore": start,
-                "notAfter": end,
-            }
-            self._save()
+        issued = self._certificates.issue(cluster, common_name, organizations, start, end)
+        self._save()
         return issued
 
     def presented_certificate(self, connection: Any) -> PresentedCertificate | None:
         """What the landscape issued the peer's (CA-verified) client certificate for, if anything."""
-        try:
-            der = connection.getpeercert(binary_form=True)
-        except (AttributeError, ValueError, OSError):
-            return None
-        if not der:
-            return None
-        with self._lock:
-            entry = self._issued.get(fingerprint_der(der))
-        if entry is None:
-            return None
-        return PresentedCertificate(
-            cluster=entry["cluster"],
-            user=entry["user"],
-            groups=tuple(entry["groups"]),
-            not_before=float(entry["notBefore"]),
-            not_after=float(entry["notAfter"]),
-        )
+        return self._certificates.presented(connection)
 
     def admin_kubeconfig(
         self, cluster: str, auth: Literal["token", "certificate"] = "token", *, context: str | None = None
@@ -530,47 +481,16 @@ class KubeApiServer:
         return _kubeconfig.build_kubeconfig(addresses, self.ca_pem, addresses[0][0], user)
 
     def cluster_changed(self, cluster: FakeCluster) -> None:
-        """Note that a cluster changed, to be written to the state directory (called with its lock held).
+        """Note that a cluster changed, to be written to the state directory (called with its lock held)."""
+        if self._state is not None:
+            self._writer.changed(cluster.name)
 
-        While serving, a writer thread writes it soon after: a cluster's file is its whole snapshot, so
-        writing it on every change made each write cost as much as the cluster is large (with the cluster
-        locked meanwhile); changes made while a write is under way now share the next one. ``stop`` writes
-        what is left, so a stopped server has everything on disk.
-        """
-        if self._state is None:
-            return
-        with self._pending_changed:
-            self._pending.add(cluster.name)
-            self._pending_changed.notify()
-        if self._writer is None:
-            self._flush()  # not serving: write through at once
-
-    def _write_changes(self) -> None:
-        """The writer thread: write changed clusters until the server stops.
-
-        After each round it rests ``_WRITER_REST`` times as long as the round took, so that writing large
-        clusters takes at most a fifth of the process (one GIL) from the threads answering requests.
-        """
-        while self._httpd is not None:
-            with self._pending_changed:
-                while not self._pending and self._httpd is not None:
-                    self._pending_changed.wait(timeout=1.0)
-            began = time.monotonic()
-            self._flush()
-            rest_until = time.monotonic() + (time.monotonic() - began) * _WRITER_REST
-            with self._pending_changed:
-                while self._httpd is not None and (left := rest_until - time.monotonic()) > 0:
-                    self._pending_changed.wait(timeout=left)
-
-    def _flush(self) -> None:
-        """Write every changed cluster's snapshot (taken outside the server's lock, as requests lock the
-        cluster first and the server second)."""
-        with self._pending_changed:
-            names, self._pending = self._pending, set()
-        if names and _LANDSCAPE in names:
-            names.discard(_LANDSCAPE)
+    def _write(self, names: set[str]) -> None:
+        """Write the changed clusters' snapshots (taken outside the server's lock, as requests lock the
+        cluster first and the server second), and the landscape's own document if it changed."""
+        if _LANDSCAPE in names:
             self._write_landscape()
-        for name in sorted(names):
+        for name in sorted(names - {_LANDSCAPE}):
             cluster = self.find_cluster(name)
             if cluster is None or self._state is None:
                 continue  # removed meanwhile
@@ -582,39 +502,13 @@ class KubeApiServer:
 
     # --- internals ----------------------------------------------------------------------------------
 
-    def _authority(self) -> CertificateAuthority:
-        if self._ca is None:
-            self._ca = CertificateAuthority.generate()
-        return self._ca
-
-    def _ssl_context(self) -> ssl.SSLContext:
-        hosts = [self.host, "127.0.0.1", "localhost", "::1"]
-        cert_pem, key_pem = self._authority().issue_server(list(dict.fromkeys(hosts)))
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        with tempfile.TemporaryDirectory(prefix="keb-landscape-tls-") as directory:
-            cert_file, key_file = Path(directory) / "tls.crt", Path(directory) / "tls.key"
-            cert_file.write_bytes(cert_pem)
-            key_file.touch(mode=0o600)
-            key_file.write_bytes(key_pem)
-            context.load_cert_chain(cert_file, key_file)
-        context.load_verify_locations(cadata=self._authority().cert_pem.decode("ascii"))
-        context.verify_mode = ssl.CERT_OPTIONAL
-        context.verify_flags = ssl.VerifyFlags(int(context.verify_flags) | _NO_CHECK_TIME)
-        return context
-
     def _load(self) -> None:
         if self._state is None:
             return
         document = self._state.read(_STATE_FILE)
         if document is None:
             return
-        ca = document["ca"]
-        self._ca = CertificateAuthority.from_pem(ca["key"].encode("ascii"), ca["cert"].encode("ascii"))
-        now = self._clock()
-        self._issued = {
-            fp: e for fp, e in document.get("issuedCertificates", {}).items() if e["notAfter"] > now
-        }
+        self._certificates.load(document)
         for name in document.get("clusters", []):
             snapshot = self._state.read(f"clusters/{name}.json")
             if snapshot is None:
@@ -630,29 +524,18 @@ class KubeApiServer:
     def _save(self) -> None:
         """Have the landscape's own document written: soon by the writer thread while serving (each
         issued certificate adds to it), else at once."""
-        if self._state is None:
-            return
-        if self._writer is None:
-            self._write_landscape()
-            return
-        with self._pending_changed:
-            self._pending.add(_LANDSCAPE)
-            self._pending_changed.notify()
+        if self._state is not None:
+            self._writer.changed(_LANDSCAPE)
 
     def _write_landscape(self) -> None:
         """Write the landscape's own document (CA, issued certificates, cluster names) now."""
         if self._state is None:
             return
         with self._lock:
-            authority = self._authority()
-            now = self._clock()
             document = {
                 "version": 1,
                 "port": self._served_port,
-                "ca": {"key": authority.key_pem.decode("ascii"), "cert": authority.cert_pem.decode("ascii")},
-                "issuedCertificates": {
-                    fp: e for fp, e in self._issued.items() if e["notAfter"] > now - 86400
-                },
+                **self._certificates.to_document(),
                 "clusters": sorted(self._clusters),
             }
             self._state.write(_STATE_FILE, document)

@@ -10,12 +10,11 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 import yaml
 
-from keb_domain.model.configuration import parse_plans_configuration, parse_providers_configuration
+from keb_domain import defaults
 from keb_domain.model.plans import PLANS_BY_NAME
 from keb_domain.model.resources import PROVIDER_DEFAULTS
 
@@ -50,11 +49,8 @@ def seeds_cache(name: str) -> JsonObject:
 
 def built_in_volume_sizes() -> dict[str, dict[str, int]]:
     """GiB per provider and resolved machine type for every machine the built-in configuration names."""
-    defaults = resources.files("keb_app.defaults")
-    plans = parse_plans_configuration(yaml.safe_load(defaults.joinpath("plans.yaml").read_text("utf-8")))
-    providers = parse_providers_configuration(
-        yaml.safe_load(defaults.joinpath("providers.yaml").read_text("utf-8"))
-    )
+    policy = defaults.region_policy()
+    plans, providers = policy.plans, policy.providers
     sizes: dict[str, dict[str, int]] = {}
     for provider, fallback in PROVIDER_DEFAULTS.items():  # trial and free runtimes use the small machine
         resolved = (

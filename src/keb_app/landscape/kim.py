@@ -23,8 +23,9 @@ import attrs
 import yaml
 
 from keb_app.landscape._errors import ApiError
+from keb_app.landscape._store import rfc3339
 from keb_app.landscape.apiserver import KubeApiServer
-from keb_app.landscape.cluster import FakeCluster, rfc3339
+from keb_app.landscape.cluster import FakeCluster
 
 JsonObject = dict[str, Any]
 

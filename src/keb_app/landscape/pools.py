@@ -1,8 +1,9 @@
 """The hyperscaler account pools the local landscape seeds in ``garden-{project}``.
 
 One pool for every pool the default HAP rules (``keb_domain.model.hap.DEFAULT_RULES``) can select, so that
-every plan provisions out of the box: dedicated pools per hyperscaler, EU Access pools (``cf-eu11`` for aws,
-``cf-ch20`` for azure), ``gcp_cf-sa30``, and the shared pools of trial and SAP Converged Cloud. Each binding
+every plan provisions out of the box: dedicated pools per hyperscaler (``alicloud`` and ``gdch`` included),
+EU Access pools (``cf-eu11`` for aws, ``cf-ch20`` for azure), ``gcp_cf-sa30``, and the shared pools of
+trial and SAP Converged Cloud. Each binding
 points at a Secret of the same name, as Gardener's do; nothing in them is a real account.
 """
 
@@ -22,6 +23,8 @@ def local_pools(size: int) -> list[tuple[str, dict[str, str]]]:
         ("azure", {HYPERSCALER_TYPE: "azure"}, size),
         ("gcp", {HYPERSCALER_TYPE: "gcp"}, size),
         ("gcp-cf-sa30", {HYPERSCALER_TYPE: "gcp_cf-sa30"}, size),
+        ("alicloud", {HYPERSCALER_TYPE: "alicloud"}, size),
+        ("gdch", {HYPERSCALER_TYPE: "gdch"}, size),
         ("aws-eu", {HYPERSCALER_TYPE: "aws", EU_ACCESS: "true"}, size),
         ("azure-eu", {HYPERSCALER_TYPE: "azure", EU_ACCESS: "true"}, size),
         ("aws-shared", {HYPERSCALER_TYPE: "aws", SHARED: "true"}, 2),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -52,31 +52,30 @@ def binding_resource_name(binding_id: str) -> str:
 
 @attrs.frozen
 class AccessRule:
-    """One rule of the ClusterRole a token binding's ServiceAccount is bound to (a Kubernetes PolicyRule)."""
+    """One rule of a ClusterRole: these verbs on these resources of these API groups (``*``: all)."""
 
     api_groups: tuple[str, ...]
     resources: tuple[str, ...]
     verbs: tuple[str, ...]
 
 
-#: KEB's ``bindings_manager.go``: a binding's ServiceAccount may do everything in the runtime, as the
-#: admin kubeconfig of the other strategy may.
-ADMIN_ACCESS: tuple[AccessRule, ...] = (AccessRule(("*",), ("*",), ("*",)),)
+# What a token binding's kubeconfig may do in its runtime: everything, as KEB's binding ClusterRole grants.
+BINDING_ACCESS = (AccessRule(api_groups=("*",), resources=("*",), verbs=("*",)),)
 
 
 @attrs.frozen
 class BindingIdentity:
-    """The ServiceAccount (in ``kyma-system``), ClusterRole and ClusterRoleBinding of a token binding, all
-    named ``name`` and labelled ``labels``; the ClusterRole grants ``rules``."""
+    """Who a token binding's kubeconfig is in the runtime: a ServiceAccount, and the ClusterRole (bound to
+    it by a ClusterRoleBinding of the same name) that says what it may do."""
 
     name: str
-    labels: Mapping[str, str] = MANAGED_BY_LABELS
-    rules: tuple[AccessRule, ...] = ADMIN_ACCESS
+    namespace: str = BINDING_NAMESPACE
+    labels: Mapping[str, str] = attrs.field(factory=lambda: dict(MANAGED_BY_LABELS))
+    rules: tuple[AccessRule, ...] = BINDING_ACCESS
 
-
-def binding_identity(binding_id: str) -> BindingIdentity:
-    """What a token binding creates in the runtime."""
-    return BindingIdentity(binding_resource_name(binding_id))
+    @classmethod
+    def of_binding(cls, binding_id: str) -> BindingIdentity:
+        return cls(name=binding_resource_name(binding_id))
 
 
 def check_nameable(binding_id: str, strategy: CredentialStrategy) -> None:
@@ -193,12 +192,6 @@ class Binding:
 
     def with_credentials(self, encrypted: str, expires_at: datetime) -> Binding:
         return attrs.evolve(self, credentials=encrypted, expires_at=expires_at)
-
-
-def format_expires_at(moment: datetime) -> str:
-    """OSB ``metadata.expires_at``: UTC, one fractional digit, a literal ``Z`` (KEB's layout)."""
-    utc = moment.astimezone(UTC)
-    return f"{utc.strftime('%Y-%m-%dT%H:%M:%S')}.{utc.microsecond // 100000}Z"
 
 
 @attrs.frozen

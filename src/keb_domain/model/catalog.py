@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -76,55 +77,67 @@ def offered_plan(
     return plan if policy.is_available(plan, platform_region) else None
 
 
-def build_catalog(policy: RegionPolicy, settings: CatalogSettings, platform_region: str) -> dict[str, Any]:
-    """The ``GET /v2/catalog`` body for a platform region; plans sorted by name, as KEB."""
-    plans: list[dict[str, Any]] = []
+@attrs.frozen
+class OfferedPlan:
+    """A plan as a platform region's catalog offers it, with its JSON schemas (draft-04)."""
+
+    plan: Plan
+    create_schema: Mapping[str, Any]
+    update_schema: Mapping[str, Any]
+    updateable: bool  # plan upgrades are enabled and this plan may move to another
+    bindable: bool
+
+    @property
+    def id(self) -> str:
+        return self.plan.id
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+
+@attrs.frozen
+class Catalog:
+    """The one service, ``kymaruntime``, and the plans a platform region offers, sorted by name as KEB."""
+
+    plans: tuple[OfferedPlan, ...]
+    documentation_url: str
+    support_url: str
+    service_id: str = KYMA_SERVICE_ID
+    service_name: str = KYMA_SERVICE_NAME
+    description: str = SERVICE_DESCRIPTION
+
+    def plan(self, name_or_id: str) -> OfferedPlan | None:
+        """The offered plan with this name or id; None when the platform region does not offer it."""
+        return next((p for p in self.plans if name_or_id in (p.plan.name, p.plan.id)), None)
+
+
+def catalog_for(
+    policy: RegionPolicy, platform_region: str, settings: CatalogSettings | None = None
+) -> Catalog:
+    """The catalog of a platform region: the enabled plans the region offers, sorted by name, as KEB.
+
+    ``platform_region`` is taken as written: pass ``policy.served_platform_region(name)`` for a name from
+    outside, which refuses names the policy does not serve. ``settings`` default: every plan, bindable.
+    """
+    settings = settings if settings is not None else CatalogSettings()
+    plans: list[OfferedPlan] = []
     for plan in sorted(ALL_PLANS, key=lambda p: p.name):
         if plan.name not in settings.enabled_plans:
             continue
         schemas = plan_schemas(policy, plan, platform_region, settings.schema_options)
         if schemas is None:
             continue
-        create, update = schemas
-        upgradable = settings.plan_upgrades_enabled and bool(
-            (policy.plans.get(plan.name) or None) and policy.plans[plan.name].upgradable_to
+        config = policy.plans.get(plan.name)
+        plans.append(
+            OfferedPlan(
+                plan=plan,
+                create_schema=schemas[0],
+                update_schema=schemas[1],
+                updateable=settings.plan_upgrades_enabled and bool(config and config.upgradable_to),
+                bindable=settings.is_bindable(plan),
+            )
         )
-        entry: dict[str, Any] = {
-            "id": plan.id,
-            "name": plan.name,
-            "description": plan.display_name,
-            "metadata": {"displayName": plan.display_name},
-            "plan_updateable": upgradable,
-            "schemas": {
-                "service_instance": {
-                    "create": {"parameters": create},
-                    "update": {"parameters": update},
-                },
-            },
-        }
-        if settings.is_bindable(plan):
-            entry["bindable"] = True
-        plans.append(entry)
-    return {
-        "services": [
-            {
-                "id": KYMA_SERVICE_ID,
-                "name": KYMA_SERVICE_NAME,
-                "description": SERVICE_DESCRIPTION,
-                "bindable": False,
-                "instances_retrievable": True,
-                "bindings_retrievable": True,
-                "plan_updateable": False,
-                "allow_context_updates": True,
-                "tags": ["SAP", "Kyma"],
-                "metadata": {
-                    "displayName": "Kyma Environment",
-                    "longDescription": SERVICE_DESCRIPTION,
-                    "providerDisplayName": "SAP",
-                    "documentationUrl": settings.documentation_url,
-                    "supportUrl": settings.support_url,
-                },
-                "plans": plans,
-            }
-        ]
-    }
+    return Catalog(
+        plans=tuple(plans), documentation_url=settings.documentation_url, support_url=settings.support_url
+    )

@@ -24,9 +24,10 @@ from keb_domain.model.plans import PLANS_BY_NAME, Provider
 
 DEFAULT_REGION_KEY = "default"
 
-# Plans KEB knows and this broker does not offer: accepted in configuration (so a KEB operator's files
-# load unchanged) and ignored.
-KEB_PLANS_NOT_OFFERED = frozenset({"alicloud", "build-runtime-alicloud", "gdch", "own_cluster"})
+# Plans KEB once knew and no longer offers: accepted in configuration (so an older KEB operator's files
+# load unchanged) and ignored. KEB removed ``own_cluster`` in January 2026 (kyma-environment-broker#2724):
+# it adopted a cluster from a user's kubeconfig, which KIM and the Runtime resource cannot express.
+KEB_PLANS_NOT_OFFERED = frozenset({"own_cluster"})
 
 
 @attrs.frozen
@@ -304,7 +305,7 @@ def parse_providers_configuration(raw: Mapping[str, Any]) -> dict[Provider, Prov
         key = f"providersConfiguration.{name}"
         provider = _provider_named(str(name))
         if provider is None:
-            continue  # providers without plans here (alicloud, gdch) are accepted and unused
+            continue  # a provider name KEB does not know either: no plan can use it
         if not isinstance(entry, Mapping):
             raise ConfigurationError(f"{key}: expected a mapping")
         _known_keys(entry, PROVIDER_KEYS, key)

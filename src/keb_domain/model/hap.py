@@ -29,7 +29,7 @@ INTERNAL = "internal"
 SHARED = "shared"
 EU_ACCESS = "euAccess"
 
-#: KEB's chart default (``resources/keb/values.yaml``, ``hap.rule``).
+#: KEB's chart default (``resources/keb/values.yaml``, ``hap.rule``) and rules for the plans it leaves out.
 DEFAULT_RULES: tuple[str, ...] = (
     "aws",
     "aws(PR=cf-eu11) -> EU",
@@ -48,6 +48,10 @@ DEFAULT_RULES: tuple[str, ...] = (
     "build-runtime-azure(PR=cf-ch20) -> EU",
     "build-runtime-gcp",
     "build-runtime-gcp(PR=cf-sa30) -> PR",
+    # Not in the chart's default: the entries of KEB's test rules (cmd/broker/testdata/hap-rules.yaml).
+    "alicloud",
+    "build-runtime-alicloud",
+    "gdch",
 )
 
 

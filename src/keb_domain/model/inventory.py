@@ -16,7 +16,14 @@ import attrs
 
 from keb_domain.model.binding import Binding
 from keb_domain.model.instance import ArchivedInstance, Instance
-from keb_domain.model.operation import Operation, OperationState, OperationType
+from keb_domain.model.operation import (
+    Operation,
+    OperationState,
+    OperationType,
+    first_provisioning,
+    latest_deprovisioning,
+    started,
+)
 from keb_domain.model.plans import PLANS_BY_ID
 
 MAX_PAGE_SIZE = 100  # APP_MAX_PAGINATION_PAGE
@@ -106,16 +113,12 @@ def kind(operation: Operation) -> str:
     return "update"
 
 
-def _started(operations: Sequence[Operation]) -> list[Operation]:
-    return [op for op in operations if op.state is not OperationState.PENDING]
-
-
 def derive_state(operations: Sequence[Operation]) -> RuntimeState:
     """``status.state`` of a live runtime from its operations (KEB's ``adjustRuntimeState``)."""
-    started = sorted(_started(operations), key=lambda op: (op.created_at, op.id))
-    if not started:
+    begun = sorted(started(operations), key=lambda op: (op.created_at, op.id))
+    if not begun:
         return RuntimeState.SUCCEEDED
-    last = started[-1]
+    last = begun[-1]
     operation_kind = kind(last)
     if last.state is OperationState.SUCCEEDED:
         state = {
@@ -132,8 +135,8 @@ def derive_state(operations: Sequence[Operation]) -> RuntimeState:
             "suspension": RuntimeState.DEPROVISIONING,
             "update": RuntimeState.UPDATING,
         }[operation_kind]
-    suspensions = [op for op in started if kind(op) == "suspension"]
-    unsuspensions = [op for op in started if kind(op) == "unsuspension"]
+    suspensions = [op for op in begun if kind(op) == "suspension"]
+    unsuspensions = [op for op in begun if kind(op) == "unsuspension"]
     if suspensions and (not unsuspensions or unsuspensions[-1].created_at < suspensions[-1].created_at):
         latest = suspensions[-1]
         if latest.state is OperationState.IN_PROGRESS:
@@ -144,35 +147,121 @@ def derive_state(operations: Sequence[Operation]) -> RuntimeState:
     return state
 
 
+# KEB's handler embeds only the newest 2 updates (numberOfUpgradeOperationsToReturn); the total counts all.
+UPDATES_SHOWN = 2
+
+
+@attrs.frozen
+class ShownOperations:
+    """Operations of one kind as ``/runtimes`` embeds them: the newest first, and how many there are."""
+
+    operations: tuple[Operation, ...]
+    total: int
+
+
+@attrs.frozen
+class RuntimeHistory:
+    """What ``/runtimes`` tells of a runtime's life (KEB's runtime handler): state and operations by kind."""
+
+    state: RuntimeState
+    modified_at: datetime
+    provisioning: Operation | None = None
+    deprovisioning: Operation | None = None
+    updates: ShownOperations | None = None
+    suspensions: ShownOperations | None = None
+    unsuspensions: ShownOperations | None = None
+
+
+def _shown(
+    operations: Sequence[Operation], last_only: bool, most: int | None = None
+) -> ShownOperations | None:
+    if not operations:
+        return None
+    newest = sorted(operations, key=lambda op: (op.created_at, op.id), reverse=True)
+    return ShownOperations(tuple(newest[:1] if last_only else newest[:most]), len(operations))
+
+
+def live_history(instance: Instance, operations: Sequence[Operation], *, last_only: bool) -> RuntimeHistory:
+    """A live runtime's history; ``last_only`` keeps the newest operation of each kind.
+
+    Operations that have not started are not part of the story (KEB skips them too).
+    """
+    begun = started(operations)
+    last = max(begun, key=lambda op: (op.updated_at, op.id), default=None)
+
+    def of_kind(name: str) -> list[Operation]:
+        return [op for op in begun if kind(op) == name]
+
+    return RuntimeHistory(
+        state=derive_state(begun),
+        modified_at=last.updated_at if last else instance.updated_at,
+        provisioning=first_provisioning(begun),
+        deprovisioning=latest_deprovisioning(begun),
+        updates=_shown(of_kind("update"), last_only, UPDATES_SHOWN),
+        suspensions=_shown(of_kind("suspension"), last_only),
+        unsuspensions=_shown(of_kind("unsuspension"), last_only),
+    )
+
+
+def archived_history(archived: ArchivedInstance) -> RuntimeHistory:
+    """A deprovisioned runtime's history: the archive keeps no operations."""
+    return RuntimeHistory(
+        state=RuntimeState.DEPROVISIONED,
+        modified_at=archived.last_deprovisioning_finished_at or archived.archived_at,
+    )
+
+
+@attrs.frozen
+class LastOperationIs:
+    """A condition on the operation a live instance last started: one of these types, in one of these states.
+
+    The state filters are written as data so that each storage translates the same rule: the memory
+    inventory evaluates it (``holds``), the SQL inventory turns it into a ``WHERE`` clause.
+    """
+
+    types: frozenset[OperationType]
+    states: frozenset[OperationState]
+
+    def holds(self, last: Operation | None) -> bool:
+        return last is not None and last.type in self.types and last.state in self.states
+
+
+_IN_PROGRESS = frozenset({OperationState.IN_PROGRESS})
+_SUCCEEDED = frozenset({OperationState.SUCCEEDED})
+_FAILED = frozenset({OperationState.FAILED})
+
+# KEB's state filters (keb-reference §5.1), judged on the operation the instance last started.
+# ``all`` and ``suspended`` (the trial's ``context.active`` is false) are not about that operation; the
+# others (``deprovisioned``, ``deprovisionincomplete``, ``upgrading``) no live instance matches.
+STATE_FILTERS: dict[RuntimeState, LastOperationIs] = {
+    RuntimeState.PROVISIONING: LastOperationIs(frozenset({OperationType.PROVISION}), _IN_PROGRESS),
+    RuntimeState.DEPROVISIONING: LastOperationIs(frozenset({OperationType.DEPROVISION}), _IN_PROGRESS),
+    RuntimeState.UPDATING: LastOperationIs(frozenset({OperationType.UPDATE}), _IN_PROGRESS),
+    RuntimeState.SUCCEEDED: LastOperationIs(
+        frozenset({OperationType.PROVISION, OperationType.UPDATE}), _SUCCEEDED
+    ),
+    RuntimeState.FAILED: LastOperationIs(
+        frozenset({OperationType.PROVISION, OperationType.DEPROVISION}), _FAILED
+    ),
+    RuntimeState.ERROR: LastOperationIs(frozenset({OperationType.UPDATE}), _FAILED),
+}
+# Without a ``state`` filter, a finished deprovisioning (a suspended trial) hides the instance.
+HIDDEN_BY_DEFAULT = LastOperationIs(frozenset({OperationType.DEPROVISION}), _SUCCEEDED)
+
+
 def matches_state(state: RuntimeState, instance: Instance, last: Operation | None) -> bool:
     """Whether a live instance passes one ``state`` filter, judged on the operation it last started."""
     if state is RuntimeState.ALL:
         return True
     if state is RuntimeState.SUSPENDED:
         return instance.suspended
-    if last is None or state in (
-        RuntimeState.DEPROVISIONED,
-        RuntimeState.DEPROVISION_INCOMPLETE,
-        RuntimeState.UPGRADING,
-    ):
-        return False  # no live instance is archived, incomplete or upgrading here
-    in_progress = last.state is OperationState.IN_PROGRESS
-    succeeded = last.state is OperationState.SUCCEEDED
-    failed = last.state is OperationState.FAILED
-    return {
-        RuntimeState.PROVISIONING: in_progress and last.type is OperationType.PROVISION,
-        RuntimeState.DEPROVISIONING: in_progress and last.type is OperationType.DEPROVISION,
-        RuntimeState.UPDATING: in_progress and last.type is OperationType.UPDATE,
-        RuntimeState.SUCCEEDED: succeeded and last.type is not OperationType.DEPROVISION,
-        RuntimeState.FAILED: failed and last.type is not OperationType.UPDATE,
-        RuntimeState.ERROR: failed and last.type is OperationType.UPDATE,
-    }[state]
+    rule = STATE_FILTERS.get(state)
+    return rule is not None and rule.holds(last)
 
 
 def shown_by_default(last: Operation | None) -> bool:
     """Without a ``state`` filter, a finished deprovisioning (a suspended trial) hides the instance."""
-    finished_deprovisioning = last is not None and last.type is OperationType.DEPROVISION
-    return not (finished_deprovisioning and last is not None and last.state is OperationState.SUCCEEDED)
+    return not HIDDEN_BY_DEFAULT.holds(last)
 
 
 @attrs.frozen

@@ -105,10 +105,6 @@ class Operation:
     def is_suspension(self) -> bool:
         return self.type is OperationType.DEPROVISION and self.temporary
 
-    @property
-    def is_unsuspension(self) -> bool:
-        return self.type is OperationType.PROVISION and self.temporary
-
     def _require_open(self, event: str) -> None:
         if self.state.is_final:
             raise IllegalTransitionError(f"cannot {event} operation {self.id}: it is {self.state.value}")
@@ -176,14 +172,32 @@ class Operation:
 # Each takes an instance's operations oldest first (by creation, then id), as storage lists them.
 
 
+def started(operations: Sequence[Operation]) -> list[Operation]:
+    """The operations that have started: KEB ignores pending ones when it tells what a runtime does."""
+    return [op for op in operations if op.state is not OperationState.PENDING]
+
+
 def first_provisioning(operations: Sequence[Operation]) -> Operation | None:
     """The operation that created the instance (unsuspensions are provisions too, but later)."""
     return next((op for op in operations if op.type is OperationType.PROVISION and not op.temporary), None)
 
 
-def last_started(operations: Sequence[Operation]) -> Operation | None:
-    """The newest operation that has started (KEB ignores pending ones here)."""
-    return next((op for op in reversed(operations) if op.state is not OperationState.PENDING), None)
+def latest_deprovisioning(operations: Sequence[Operation]) -> Operation | None:
+    """The newest deprovisioning that is not a suspension: the one that ends the instance."""
+    candidates = [op for op in operations if op.type is OperationType.DEPROVISION and not op.temporary]
+    return candidates[-1] if candidates else None
+
+
+def ongoing_deprovisioning(operations: Sequence[Operation]) -> Operation | None:
+    """The deprovisioning a repeated DELETE answers with: the latest, unless it failed (then retried)."""
+    latest = latest_deprovisioning(operations)
+    return latest if latest is not None and latest.state is not OperationState.FAILED else None
+
+
+def last_started(operations: Sequence[Operation], of_type: OperationType | None = None) -> Operation | None:
+    """The newest operation (of a type, when given) that has started."""
+    candidates = [op for op in started(operations) if of_type is None or op.type is of_type]
+    return candidates[-1] if candidates else None
 
 
 def polled_operation(operations: Sequence[Operation], operation_id: str | None) -> Operation | None:

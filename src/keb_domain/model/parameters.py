@@ -270,7 +270,7 @@ def check_semantics(
     if bounds is not None:
         base = previous or {}
         minimum = parameters.get("autoScalerMin", base.get("autoScalerMin", bounds.default_min))
-        maximum = parameters.get("autoScalerMax", base.get("autoScalerMax", bounds.default_max))
+        maximum = parameters.get("autoScalerMax", base.get("autoScalerMax", bounds.max_when_unset))
         _check_autoscaler(minimum, maximum, "")
     machine = parameters.get("machineType")
     if machine is not None and not provider_config.machine_available_in(str(machine), cluster_region):

@@ -22,6 +22,8 @@ class Provider(enum.Enum):
     AZURE = "azure"
     GCP = "gcp"
     OPENSTACK = "openstack"
+    ALICLOUD = "alicloud"
+    GDCH = "gdch"  # Google Distributed Cloud Hosted
 
     @property
     def keb_name(self) -> str:
@@ -42,6 +44,8 @@ _KEB_PROVIDER_NAMES = {
     Provider.AZURE: "Azure",
     Provider.GCP: "GCP",
     Provider.OPENSTACK: "SapConvergedCloud",
+    Provider.ALICLOUD: "Alicloud",
+    Provider.GDCH: "GDCH",
 }
 
 
@@ -78,6 +82,7 @@ class PlatformProvider(enum.Enum):
             PlatformProvider.AZURE: Provider.AZURE,
             PlatformProvider.GCP: Provider.GCP,
             PlatformProvider.SAP_CONVERGED_CLOUD: Provider.OPENSTACK,
+            PlatformProvider.ALICLOUD: Provider.ALICLOUD,
         }.get(self)
 
 
@@ -106,11 +111,19 @@ class AutoscalerBounds:
     lowest: int
     highest: int
     default_min: int
-    default_max: int
+    default_max: int  # the schema's default
+    # What a runtime gets when the request leaves ``autoScalerMax`` out, where KEB's provider values differ
+    # from the schema's default (``internal/provider``: GDCH gives 10 while its schema says 20).
+    unset_max: int | None = None
+
+    @property
+    def max_when_unset(self) -> int:
+        return self.default_max if self.unset_max is None else self.unset_max
 
 
 STANDARD_AUTOSCALER = AutoscalerBounds(lowest=3, highest=300, default_min=3, default_max=20)
 LITE_AUTOSCALER = AutoscalerBounds(lowest=2, highest=40, default_min=2, default_max=10)
+GDCH_AUTOSCALER = attrs.evolve(STANDARD_AUTOSCALER, unset_max=10)
 
 
 @attrs.frozen
@@ -135,15 +148,10 @@ class Plan:
     def autoscaler(self) -> AutoscalerBounds | None:
         """Bounds of the user-set autoscaler; None where the plan runs a fixed single node."""
         if self.kind is PlanKind.STANDARD:
-            return STANDARD_AUTOSCALER
+            return GDCH_AUTOSCALER if self.provider is Provider.GDCH else STANDARD_AUTOSCALER
         if self.kind is PlanKind.LITE:
             return LITE_AUTOSCALER
         return None
-
-    @property
-    def has_cluster_parameters(self) -> bool:
-        """Whether ``machineType``, the autoscaler and worker pools are offered (not trial, not free)."""
-        return self.kind in (PlanKind.STANDARD, PlanKind.LITE)
 
 
 def _plan(plan_id: str, name: str, kind: PlanKind, provider: Provider | None, display: str) -> Plan:
@@ -187,12 +195,18 @@ ALL_PLANS: tuple[Plan, ...] = (
         Provider.AZURE,
         "BUILD-RUNTIME-AZURE",
     ),
+    _plan(
+        "9f2c3b4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d", "alicloud", PlanKind.STANDARD, Provider.ALICLOUD, "Alicloud"
+    ),
+    _plan(
+        "72efa867-7b54-4d59-8df7-68f4759ff271",
+        "build-runtime-alicloud",
+        PlanKind.STANDARD,
+        Provider.ALICLOUD,
+        "BUILD-RUNTIME-ALICLOUD",
+    ),
+    _plan("024e11fb-40df-4753-a992-24d136e2d15c", "gdch", PlanKind.STANDARD, Provider.GDCH, "GDCH"),
 )
 
 PLANS_BY_ID: dict[str, Plan] = {plan.id: plan for plan in ALL_PLANS}
 PLANS_BY_NAME: dict[str, Plan] = {plan.name: plan for plan in ALL_PLANS}
-
-
-def plan_named(name: str) -> Plan:
-    """The plan with this name; KeyError for a name KEB does not know."""
-    return PLANS_BY_NAME[name]

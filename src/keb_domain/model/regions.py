@@ -21,11 +21,19 @@ canonical name the broker does not serve is refused, so no spelling of ``cf-eu11
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
 from keb_domain.errors import ConfigurationError, PlatformRegionNotServedError
-from keb_domain.model.configuration import DEFAULT_REGION_KEY, PlanConfig, ProviderConfig, TrialRegionMapping
+from keb_domain.model.configuration import (
+    DEFAULT_REGION_KEY,
+    PlanConfig,
+    ProviderConfig,
+    TrialRegionMapping,
+    parse_plans_configuration,
+    parse_providers_configuration,
+)
 from keb_domain.model.plans import Plan, PlanKind, PlatformProvider, Provider
 
 
@@ -111,6 +119,29 @@ class RegionPolicy:
     platform_regions: frozenset[str] = attrs.field(
         default=frozenset(BTP_PLATFORM_REGIONS), converter=_canonical_names
     )
+
+    @classmethod
+    def from_keb_configuration(
+        cls,
+        plans: Mapping[str, Any],
+        providers: Mapping[str, Any],
+        *,
+        trial: TrialRegionMapping | None = None,
+        default_trial_provider: Provider = Provider.AZURE,
+        platform_regions: frozenset[str] | tuple[str, ...] = BTP_PLATFORM_REGIONS,
+    ) -> RegionPolicy:
+        """A policy from KEB's ``plansConfiguration`` and ``providersConfiguration``, as parsed YAML.
+
+        A key KEB does not define, an unknown plan or a malformed value is a ``ConfigurationError``
+        naming it.
+        """
+        return cls(
+            plans=parse_plans_configuration(plans),
+            providers=parse_providers_configuration(providers),
+            trial=trial if trial is not None else TrialRegionMapping(),
+            default_trial_provider=default_trial_provider,
+            platform_regions=frozenset(platform_regions),
+        )
 
     @property
     def served_platform_regions(self) -> frozenset[str]:

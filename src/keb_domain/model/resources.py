@@ -81,6 +81,8 @@ PROVIDER_DEFAULTS: Mapping[Provider, ProviderDefaults] = {
     Provider.AZURE: ProviderDefaults("Standard_D4s_v5", 80, "StandardSSD_LRS"),
     Provider.GCP: ProviderDefaults("n2-standard-4", 80, "pd-balanced"),
     Provider.OPENSTACK: ProviderDefaults("g_c4_m16", 80, ""),
+    Provider.ALICLOUD: ProviderDefaults("ecs.g9i.large", 80, "cloud_essd"),
+    Provider.GDCH: ProviderDefaults("n3-standard-2-gdc", 80, "Standard"),
 }
 
 
@@ -267,11 +269,14 @@ def is_external_account(instance: Instance) -> bool:
 
 
 def zone_names(provider: Provider, region: str, zones: Sequence[str], count: int) -> list[str]:
-    """Gardener zone names: ``eu-central-1a`` (AWS, OpenStack), ``europe-west3-a`` (GCP), ``1`` (Azure)."""
+    """Gardener zone names (KEB's ``FullZoneName``): ``eu-central-1a`` (AWS, OpenStack), ``europe-west3-a``
+    (GCP, GDCH), ``1`` (Azure); Alibaba Cloud joins with ``-`` unless the region ends in a digit."""
     chosen = list(zones[:count]) or ["a"]
     if provider is Provider.AZURE:
         return chosen
-    if provider is Provider.GCP:
+    if provider in (Provider.GCP, Provider.GDCH) or (
+        provider is Provider.ALICLOUD and not region[-1:].isdigit()
+    ):
         return [f"{region}-{z}" for z in chosen]
     return [f"{region}{z}" for z in chosen]
 
@@ -381,7 +386,7 @@ def workers(
         )
         machine = str(params.get("machineType", first_machine))
         minimum = int(params.get("autoScalerMin", bounds.default_min))
-        maximum = int(params.get("autoScalerMax", bounds.default_max))
+        maximum = int(params.get("autoScalerMax", bounds.max_when_unset))
         zone_count = 3 if plan.kind is PlanKind.STANDARD and runtime.multi_zone else 1
     resolved = provider_config.resolve_machine(machine)
     main = _worker(

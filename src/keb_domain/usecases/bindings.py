@@ -7,6 +7,7 @@ removes the placeholder again, so a retry can start afresh.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from keb_domain.errors import (
     BindingGoneError,
     BindingNotFoundError,
     BindingNotSupportedError,
+    BindingTimeoutError,
     ClusterError,
     ClusterNotFoundError,
     InstanceNotFoundError,
@@ -29,10 +31,10 @@ from keb_domain.errors import (
 )
 from keb_domain.model.binding import (
     Binding,
+    BindingIdentity,
     BindingParameters,
     CredentialStrategy,
     ExpirationPolicy,
-    binding_identity,
     binding_resource_name,
     build_token_kubeconfig,
     check_nameable,
@@ -43,14 +45,16 @@ from keb_domain.model.catalog import (
     require_plan,
     require_service,
 )
-from keb_domain.model.instance import Instance
+from keb_domain.model.instance import Instance, redacted_context
 from keb_domain.model.operation import Operation, OperationState, OperationType, last_started
 from keb_domain.model.plans import PLANS_BY_ID
 from keb_domain.ports import (
+    BindingObserver,
     Cipher,
     Clock,
     Gardener,
     IssuedCredentials,
+    NoBindingObserver,
     RuntimeClusters,
     StorageReads,
     UnitOfWorkFactory,
@@ -67,7 +71,7 @@ class BindCommand:
     service_id: str
     plan_id: str
     parameters: Mapping[str, Any] = attrs.field(factory=dict)
-    context: Mapping[str, Any] = attrs.field(factory=dict)
+    context: Mapping[str, Any] = attrs.field(factory=dict, repr=redacted_context)
 
 
 @attrs.frozen
@@ -95,7 +99,7 @@ class CredentialIssuer:
     ) -> IssuedCredentials:
         if strategy is CredentialStrategy.GARDENER_ADMIN_KUBECONFIG:
             return await self._gardener.request_admin_kubeconfig(instance.shoot_name, expiration_seconds)
-        identity = binding_identity(binding_id)
+        identity = BindingIdentity.of_binding(binding_id)
         async with self._clusters.connect(instance.runtime_id) as cluster:
             await cluster.ensure_binding_identity(identity)
             token = await cluster.request_token(identity.name, expiration_seconds)
@@ -184,14 +188,7 @@ class BindingUseCases:
 
     @staticmethod
     def _check_instance(instance: Instance, operations: list[Operation]) -> None:
-        provisioning = next(
-            (
-                op
-                for op in reversed(operations)
-                if op.type is OperationType.PROVISION and op.state is not OperationState.PENDING
-            ),
-            None,
-        )
+        provisioning = last_started(operations, OperationType.PROVISION)
         if provisioning is not None and provisioning.state is OperationState.IN_PROGRESS:
             raise InvalidRequestError(f"instance {instance.instance_id} creation is in progress")
         if provisioning is not None and provisioning.state is OperationState.FAILED:
@@ -210,7 +207,11 @@ class BindingUseCases:
             )
         if existing.in_progress:
             raise UnprocessableError("binding creation already in progress")
-        return BindingView(self._cipher.decrypt(existing.credentials), existing.expires_at, created=False)
+        return BindingView(
+            kubeconfig=self._cipher.decrypt(existing.credentials),
+            expires_at=existing.expires_at,
+            created=False,
+        )
 
     async def _create_credentials(self, instance: Instance, placeholder: Binding) -> BindingView:
         try:
@@ -229,7 +230,7 @@ class BindingUseCases:
                 stored.with_credentials(self._cipher.encrypt(issued.secret), issued.expires_at)
             )
             await uow.commit()
-        return BindingView(issued.secret, issued.expires_at, created=True)
+        return BindingView(kubeconfig=issued.secret, expires_at=issued.expires_at, created=True)
 
     async def _forget(self, placeholder: Binding) -> None:
         """Creation failed: drop the placeholder and what the cluster got, so a retry starts afresh."""
@@ -259,7 +260,9 @@ class BindingUseCases:
             raise BindingNotFoundError("Binding expired")
         if binding.in_progress:
             raise BindingNotFoundError("Binding creation in progress")
-        return BindingView(self._cipher.decrypt(binding.credentials), binding.expires_at)
+        return BindingView(
+            kubeconfig=self._cipher.decrypt(binding.credentials), expires_at=binding.expires_at
+        )
 
     async def exists(self, instance_id: str, binding_id: str) -> bool:
         """Binding last_operation: bindings are synchronous, so a binding that exists has succeeded."""
@@ -316,7 +319,7 @@ class BindingUseCases:
                     continue
                 removed.append(key)
             if len(expired) < batch:
-                return CleanupReport(tuple(removed), tuple(failed))
+                return CleanupReport(removed=tuple(removed), failed=tuple(failed))
             last = expired[-1]
             after = (last.expires_at, last.instance_id, last.binding_id)
 
@@ -331,3 +334,61 @@ class BindingUseCases:
         async with self._uow() as uow:
             await uow.bindings.delete(binding.instance_id, binding.binding_id)
             await uow.commit()
+
+
+class BindingRequests:
+    """Bind and unbind as the platform asks for them: a bind gets ``timeout`` seconds to finish.
+
+    Binding is synchronous in OSB. A bind that takes longer than ``APP_BROKER_BINDING_CREATE_BINDING_TIMEOUT``
+    is answered with BindingTimeoutError (decisions.md §3: 503) and goes on in the background: repeating the
+    request returns the binding once it exists. Both are timed for the observer.
+    """
+
+    def __init__(
+        self,
+        bindings: BindingUseCases,
+        clock: Clock,
+        *,
+        timeout: float,
+        observer: BindingObserver | None = None,
+    ) -> None:
+        self._bindings = bindings
+        self._clock = clock
+        self.timeout = timeout
+        self._observer: BindingObserver = observer or NoBindingObserver()
+        self._tasks: set[asyncio.Task[BindingView]] = set()
+
+    def _milliseconds_since(self, started: datetime) -> float:
+        return (self._clock.now() - started).total_seconds() * 1000
+
+    async def bind(self, command: BindCommand) -> BindingView:
+        started = self._clock.now()
+        task = asyncio.ensure_future(self._bindings.bind(command))
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task[BindingView]) -> None:
+            self._tasks.discard(finished)
+            if finished.cancelled() or finished.exception() is not None:  # observed when nobody waits
+                return
+            self._observer.bound(
+                command.plan_id, self._milliseconds_since(started), finished.result().created
+            )
+
+        task.add_done_callback(done)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.timeout)
+        except TimeoutError:
+            raise BindingTimeoutError(
+                f"creating the binding takes longer than {self.timeout:g}s; it goes on in the background, "
+                "repeat the request to get it"
+            ) from None
+
+    async def unbind(self, instance_id: str, binding_id: str, *, service_id: str, plan_id: str) -> None:
+        started = self._clock.now()
+        await self._bindings.unbind(instance_id, binding_id, service_id=service_id, plan_id=plan_id)
+        self._observer.unbound(self._milliseconds_since(started))
+
+    async def drain(self) -> None:
+        """Wait for binds still running in the background (at shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

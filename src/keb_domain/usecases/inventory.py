@@ -5,19 +5,56 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import attrs
+
 from keb_domain.errors import ClusterError, ClusterNotFoundError, InstanceNotFoundError, InvalidRequestError
 from keb_domain.model.binding import build_oidc_kubeconfig
 from keb_domain.model.inventory import (
     MAX_EVENT_IDS,
     MAX_PAGE,
     MAX_PAGE_SIZE,
+    Action,
     InfoRuntime,
     RuntimeFilter,
-    RuntimesPage,
+    RuntimeHistory,
+    RuntimeRecord,
+    archived_history,
+    live_history,
+    plan_actions,
 )
 from keb_domain.model.operation import OperationState, first_provisioning
 from keb_domain.model.resources import resource_name
 from keb_domain.ports import ControlPlane, Inventory, OperationEvent, UnitOfWorkFactory
+
+
+@attrs.frozen
+class RuntimeListing:
+    """One runtime of a ``/runtimes`` page with what the operator asked to see of it."""
+
+    record: RuntimeRecord
+    history: RuntimeHistory
+    actions: tuple[Action, ...] | None = None  # asked for: the plan changes
+    runtime_resource: dict[str, Any] | None = None  # asked for: the Runtime resource KCP holds
+
+
+@attrs.frozen
+class RuntimeListingPage:
+    items: tuple[RuntimeListing, ...]
+    total: int
+
+    @property
+    def records(self) -> tuple[RuntimeRecord, ...]:
+        return tuple(item.record for item in self.items)
+
+
+@attrs.frozen
+class RuntimeDetail:
+    """What ``/runtimes`` embeds beyond the runtime itself."""
+
+    last_operation_only: bool = False  # op_detail=last: the newest operation of each kind
+    bindings: bool = False
+    actions: bool = False
+    runtime_resource: bool = False  # runtime_config=true
 
 
 class InventoryUseCases:
@@ -27,14 +64,36 @@ class InventoryUseCases:
         self._kcp = control_plane
 
     async def runtimes(
-        self, query: RuntimeFilter, *, page: int, page_size: int, bindings: bool
-    ) -> RuntimesPage:
+        self, query: RuntimeFilter, *, page: int, page_size: int, detail: RuntimeDetail | None = None
+    ) -> RuntimeListingPage:
+        """A page of runtimes, each with its history as KEB's ``/runtimes`` tells it."""
         if not 1 <= page <= MAX_PAGE:
             raise InvalidRequestError(f"page: must be between 1 and {MAX_PAGE}")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidRequestError(f"page_size: must be between 1 and {MAX_PAGE_SIZE}")
-        return await self._inventory.runtimes(
-            query, offset=(page - 1) * page_size, limit=page_size, bindings=bindings
+        detail = detail or RuntimeDetail()
+        found = await self._inventory.runtimes(
+            query, offset=(page - 1) * page_size, limit=page_size, bindings=detail.bindings
+        )
+        return RuntimeListingPage(
+            items=tuple([await self._listing(record, detail) for record in found.records]),
+            total=found.total,
+        )
+
+    async def _listing(self, record: RuntimeRecord, detail: RuntimeDetail) -> RuntimeListing:
+        if record.instance is not None:
+            history = live_history(record.instance, record.operations, last_only=detail.last_operation_only)
+            runtime_id = record.instance.runtime_id
+        elif record.archived is not None:
+            history = archived_history(record.archived)
+            runtime_id = record.archived.last_runtime_id
+        else:
+            raise ValueError("a runtime record holds an instance or an archive row")
+        return RuntimeListing(
+            record=record,
+            history=history,
+            actions=plan_actions(record.operations) if detail.actions else None,
+            runtime_resource=await self.runtime_resource(runtime_id) if detail.runtime_resource else None,
         )
 
     def info_runtimes(self) -> AsyncIterator[InfoRuntime]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from keb_domain.auth import Access, required_access
+from keb_adapters.http.auth import required_access
+from keb_domain.auth import Access
 from tests.integration.auth.conftest import bearer
 from tests.integration.http.conftest import Broker
 

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from keb_adapters.http.wire import format_expires_at
 from keb_adapters.memory.storage import MemoryStorage
 from keb_domain.errors import ClusterUnavailableError
-from keb_domain.model.binding import binding_resource_name, format_expires_at
+from keb_domain.model.binding import binding_resource_name
 from tests.integration.bindings.conftest import (
     BindingBroker,
     bind_body,
@@ -267,7 +268,7 @@ async def test_a_slow_creation_is_503_and_finishes_in_the_background() -> None:
         assert "kubeconfig" not in timed_out.text
         assert (await broker.bind("inst-1", "b-1")).status_code == 422  # still being created
         broker.gardener.gate.open()
-        await broker.services.binding_creation.drain()
+        await broker.services.binding_requests.drain()
         repeated = await broker.bind("inst-1", "b-1")
         assert repeated.status_code == 200
         fetched = await broker.get_binding("inst-1", "b-1")
@@ -319,7 +320,7 @@ async def test_a_creation_that_fails_after_the_503_leaves_the_id_free() -> None:
         broker.gardener.failures.append(ClusterUnavailableError("gardener is down"))
         assert (await broker.bind("inst-1", "b-1")).status_code == 503
         broker.gardener.gate.open()
-        await broker.services.binding_creation.drain()
+        await broker.services.binding_requests.drain()
         assert await broker.stored("inst-1", "b-1") is None
         assert (await broker.bind("inst-1", "b-1")).status_code == 201
 

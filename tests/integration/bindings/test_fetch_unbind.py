@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from keb_domain.model.binding import binding_resource_name
+from keb_domain.model.binding import BINDING_ACCESS, binding_resource_name
 from tests.integration.bindings.conftest import BindingBroker, bind_body, binding_path, make_binding_broker
 from tests.support import SERVICE, TRIAL, provision_body
 
@@ -139,6 +139,8 @@ async def test_unbinding_a_token_binding_revokes_the_token(broker: BindingBroker
     """After DELETE the runtime refuses the binding's token: its ServiceAccount and RBAC are gone."""
     kubeconfig = await bound(broker, token_request=True, expiration_seconds=7200)
     assert await broker.token_works("inst-1", kubeconfig)
+    granted = broker.clusters.inner.clusters[(await broker.runtime_id("inst-1")).lower()].cluster_roles
+    assert granted[binding_resource_name("b-1")] == BINDING_ACCESS  # the domain's rules, applied
     assert (await broker.unbind("inst-1", "b-1")).status_code == 200
     assert not await broker.token_works("inst-1", kubeconfig)
     cluster = broker.clusters.inner.clusters[(await broker.runtime_id("inst-1")).lower()]

@@ -301,7 +301,7 @@ def test_every_variable_the_manifests_set_is_one_the_broker_reads(
 
 def test_the_base_configuration_files_are_the_built_in_defaults() -> None:
     """deploy/base/config starts from the broker's built-in plans and providers (KEB's formats)."""
-    defaults = ROOT / "src" / "keb_app" / "defaults"
+    defaults = ROOT / "src" / "keb_domain" / "defaults"
     config = ROOT / "deploy" / "base" / "config"
     assert (config / "plansConfig.yaml").read_text() == (defaults / "plans.yaml").read_text()
     assert (config / "providersConfig.yaml").read_text() == (defaults / "providers.yaml").read_text()

@@ -84,3 +84,16 @@ async def test_a_disabled_plan_cannot_be_provisioned() -> None:
         response = await broker.osb("PUT", "/oauth/v2/service_instances/inst-1", json=body)
         assert response.status_code == 400
         assert "plan_id" in response.json()["description"]
+
+
+async def test_the_new_plans_are_enabled_and_provisioned_through_app_broker_enable_plans() -> None:
+    """Enabled by name, alicloud, build-runtime-alicloud and gdch are listed and provisioning is accepted."""
+    async for broker in make_broker(env={"APP_BROKER_ENABLE_PLANS": "alicloud,build-runtime-alicloud,gdch"}):
+        offered = plans(await catalog_of(broker, "/oauth/v2/catalog"))
+        assert sorted(offered) == ["alicloud", "build-runtime-alicloud", "gdch"]
+        assert region_enum(offered["gdch"]) == ["us-west16"]
+        body = provision_body(
+            plan_id=offered["alicloud"]["id"], parameters={"name": "c", "region": "eu-west-1"}
+        )
+        response = await broker.osb("PUT", "/oauth/v2/service_instances/inst-1", json=body)
+        assert response.status_code == 202, response.text

@@ -20,7 +20,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from keb_app.landscape import FakeCluster
-from keb_app.landscape.cluster import ApiRequest, ApiResponse
+from keb_app.landscape._routing import ApiRequest, ApiResponse
 from keb_domain.model.binding import BindingIdentity
 from keb_domain.ports import IssuedCredentials, RuntimeClusters
 
@@ -32,12 +32,10 @@ KYMAS_PATH = "/apis/operator.kyma-project.io/v1beta2/namespaces/kcp-system/kymas
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kcp-kyma-environment-broker"}
 
 
-async def ensure_identity(
-    clusters: RuntimeClusters, runtime_id: str, name: str, labels: Mapping[str, str]
-) -> None:
+async def ensure_identity(clusters: RuntimeClusters, runtime_id: str, identity: BindingIdentity) -> None:
     """``ensure_binding_identity`` over a connection of its own."""
     async with clusters.connect(runtime_id) as cluster:
-        await cluster.ensure_binding_identity(BindingIdentity(name, labels))
+        await cluster.ensure_binding_identity(identity)
 
 
 async def request_token(
@@ -142,7 +140,7 @@ class WireTap:
             response = handle(request)
             body = json.loads(request.body) if request.body else None
             self.requests.append(
-                WireRequest(request.method, request.path, response.status, body, response.body)
+                WireRequest(request.method, request.path, response.status, body, response.json())
             )
             return response
 

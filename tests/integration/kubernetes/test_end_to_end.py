@@ -20,7 +20,9 @@ import yaml
 from keb_app.app import create_app
 from keb_app.bootstrap import Services, build_services
 from keb_app.landscape import FakeCluster, LocalLandscape
+from keb_app.landscape.pools import CREDENTIALS_BINDINGS
 from keb_app.settings import Settings
+from keb_domain.model.plans import PLANS_BY_NAME
 from tests.support import AWS, OSB, SERVICE, provision_body
 
 from .support import RUNTIMES_PATH, calls, connections_closed, kubectl, namespaces_status
@@ -201,6 +203,46 @@ async def test_runtime_failed_by_kim_is_deleted_when_provisioning_fails(tmp_path
         [runtime] = await broker.runtimes()
         assert runtime["metadata"].get("deletionTimestamp")
         await poll(broker.runtimes, lambda rs: rs == [])
+
+
+@pytest.mark.parametrize(
+    ("plan", "region", "provider"),
+    [
+        ("alicloud", "eu-central-1", "alicloud"),
+        ("build-runtime-alicloud", "ap-southeast-1", "alicloud"),
+        ("gdch", "us-west16", "gdch"),
+    ],
+)
+async def test_each_new_plan_provisions_and_deprovisions_on_the_local_landscape(
+    broker: LiveBroker, plan: str, region: str, provider: str
+) -> None:
+    """As ``make run`` is set up: the plan's pool gives a binding, KIM makes the Runtime Ready and creates
+    the Shoot, and deprovisioning removes the Runtime and leaves the binding dirty."""
+    plan_id = PLANS_BY_NAME[plan].id
+    body = provision_body(plan_id, {"name": "my-cluster", "region": region})
+    response = await broker.osb("PUT", INSTANCE_PATH, json=body)
+    assert response.status_code == 202, response.text
+    state, description = await broker.finished(str(response.json()["operation"]))
+    assert state == "succeeded", description
+    [runtime] = await broker.runtimes()
+    assert runtime["status"]["state"] == "Ready"
+    shoot = runtime["spec"]["shoot"]
+    assert (shoot["provider"]["type"], shoot["region"]) == (provider, region)
+    garden = broker.landscape.server.cluster("garden")
+    [shoot_object] = garden.list("shoots", "garden-kyma-dev")
+    assert shoot_object["metadata"]["name"] == shoot["name"]
+    binding = garden.get(CREDENTIALS_BINDINGS, shoot["secretBindingName"], "garden-kyma-dev")
+    assert binding is not None
+    assert binding["metadata"]["labels"]["hyperscalerType"] == provider
+
+    response = await broker.osb("DELETE", INSTANCE_PATH, params={"service_id": SERVICE, "plan_id": plan_id})
+    assert response.status_code == 202, response.text
+    state, description = await broker.finished(str(response.json()["operation"]))
+    assert state == "succeeded", description
+    assert await broker.runtimes() == []
+    released = garden.get(CREDENTIALS_BINDINGS, shoot["secretBindingName"], "garden-kyma-dev")
+    assert released is not None
+    assert released["metadata"]["labels"]["dirty"] == "true"
 
 
 # --- deprovisioning -------------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ async def test_identity_is_created_as_service_account_cluster_role_binding_in_or
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """ensure_binding_identity POSTs the ServiceAccount, then the ClusterRole, then the ClusterRoleBinding."""
-    await ensure_identity(runtime_clusters, RUNTIME, NAME, MANAGED_BY)
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     assert calls(skr) == [("POST", SA_PATH, 201), ("POST", CR_PATH, 201), ("POST", CRB_PATH, 201)]
 
 
@@ -70,7 +70,7 @@ async def test_service_account_is_in_kyma_system_with_the_managed_by_label(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """The ServiceAccount kyma-binding-{id} lives in kyma-system and carries KEB's managed-by label."""
-    await ensure_identity(runtime_clusters, RUNTIME, NAME, MANAGED_BY)
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     account = skr.get("serviceaccounts", NAME, "kyma-system")
     assert account is not None
     assert account["metadata"]["labels"] == MANAGED_BY
@@ -80,7 +80,7 @@ async def test_cluster_role_grants_everything(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """The ClusterRole kyma-binding-{id} has the one rule */*/* and the managed-by label, as KEB grants."""
-    await ensure_identity(runtime_clusters, RUNTIME, NAME, MANAGED_BY)
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     role = skr.get("clusterroles", NAME)
     assert role is not None
     assert role["rules"] == [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
@@ -91,7 +91,7 @@ async def test_cluster_role_binding_binds_the_role_to_the_service_account(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """The ClusterRoleBinding refers to the ClusterRole and to the ServiceAccount in kyma-system."""
-    await ensure_identity(runtime_clusters, RUNTIME, NAME, MANAGED_BY)
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     binding = skr.get("clusterrolebindings", NAME)
     assert binding is not None
     assert binding["roleRef"] == {
@@ -108,7 +108,7 @@ async def test_existing_identity_objects_are_tolerated(
 ) -> None:
     """A ServiceAccount that exists already answers 409 AlreadyExists; the role and binding still follow."""
     skr.create("serviceaccounts", {"metadata": {"name": NAME, "namespace": "kyma-system"}})
-    await ensure_identity(runtime_clusters, RUNTIME, NAME, MANAGED_BY)
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     assert calls(skr) == [("POST", SA_PATH, 409), ("POST", CR_PATH, 201), ("POST", CRB_PATH, 201)]
 
 
@@ -116,9 +116,9 @@ async def test_repeated_identity_creation_gets_three_conflicts(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """A retried ensure_binding_identity meets 409 on all three objects and succeeds."""
-    await ensure_identity(runtime_clusters, RUNTIME, NAME, MANAGED_BY)
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     skr.clear_requests()
-    await ensure_identity(runtime_clusters, RUNTIME, NAME, MANAGED_BY)
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     assert calls(skr) == [("POST", SA_PATH, 409), ("POST", CR_PATH, 409), ("POST", CRB_PATH, 409)]
 
 
@@ -126,7 +126,7 @@ async def test_token_request_asks_for_the_expiration(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The TokenRequest is POSTed to the ServiceAccount's token subresource with spec.expirationSeconds."""
-    await ensure_identity(runtime_clusters, RUNTIME, NAME, MANAGED_BY)
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     tap = WireTap(skr, monkeypatch)
     await request_token(runtime_clusters, RUNTIME, NAME, 900)
     [body] = tap.bodies("POST", f"{SA_PATH}/{NAME}/token")
@@ -141,7 +141,7 @@ async def test_token_is_a_service_account_jwt_for_the_expiration(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """The token names the binding's ServiceAccount and lives exactly expirationSeconds (exp - iat)."""
-    await ensure_identity(runtime_clusters, RUNTIME, NAME, MANAGED_BY)
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     issued = await request_token(runtime_clusters, RUNTIME, NAME, 900)
     claims = _jwt_claims(issued.secret.reveal())
     assert claims["sub"] == f"system:serviceaccount:kyma-system:{NAME}"
@@ -153,7 +153,7 @@ async def test_unbind_deletes_binding_then_role_then_service_account(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """delete_binding_identity DELETEs the ClusterRoleBinding, the ClusterRole and the ServiceAccount."""
-    await ensure_identity(runtime_clusters, RUNTIME, NAME, MANAGED_BY)
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     skr.clear_requests()
     await delete_identity(runtime_clusters, RUNTIME, NAME)
     assert calls(skr) == [
@@ -170,7 +170,7 @@ async def test_unbind_goes_on_past_objects_that_are_gone(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """A 404 on the ClusterRoleBinding does not stop the deletes of the ClusterRole and ServiceAccount."""
-    await ensure_identity(runtime_clusters, RUNTIME, NAME, MANAGED_BY)
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     skr.delete("clusterrolebindings", NAME)
     skr.clear_requests()
     await delete_identity(runtime_clusters, RUNTIME, NAME)
@@ -186,7 +186,7 @@ async def test_runtime_cluster_is_reached_with_the_kubeconfig_secret(
 ) -> None:
     """Every runtime-cluster call first reads kcp-system/kubeconfig-{runtime id} from KCP."""
     kcp.clear_requests()
-    await ensure_identity(runtime_clusters, RUNTIME, NAME, MANAGED_BY)
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     assert calls(kcp) == [("GET", f"/api/v1/namespaces/kcp-system/secrets/kubeconfig-{RUNTIME}", 200)]
 
 
@@ -196,7 +196,7 @@ async def test_one_connection_reads_the_kubeconfig_secret_once(
     """A token bind's identity and token over one connection cost one read of the Secret from KCP."""
     kcp.clear_requests()
     async with runtime_clusters.connect(RUNTIME) as cluster:
-        await cluster.ensure_binding_identity(BindingIdentity(NAME, MANAGED_BY))
+        await cluster.ensure_binding_identity(BindingIdentity(NAME, labels=MANAGED_BY))
         await cluster.request_token(NAME, 900)
     assert calls(kcp) == [("GET", f"/api/v1/namespaces/kcp-system/secrets/kubeconfig-{RUNTIME}", 200)]
 

@@ -13,8 +13,9 @@ from keb_adapters.kubernetes.control_plane import KubernetesControlPlane
 from keb_adapters.kubernetes.gardener import KubernetesGardener
 from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
 from keb_app.landscape import FakeCluster, KimSimulator, KubeApiServer
-from keb_app.landscape.cluster import FaultAction
+from keb_app.landscape._faults import FaultAction
 from keb_domain.errors import ClusterForbiddenError, ClusterUnavailableError
+from keb_domain.model.binding import BindingIdentity
 
 from .conftest import REQUEST_TIMEOUT
 from .support import (
@@ -124,4 +125,4 @@ async def test_runtime_cluster_outage_is_unavailable(
     kim.step()
     api_server.cluster("skr-rt-1").inject_fault("POST", "/clusterroles$", 503)
     with pytest.raises(ClusterUnavailableError):
-        await ensure_identity(runtime_clusters, "rt-1", "kyma-binding-b1", MANAGED_BY)
+        await ensure_identity(runtime_clusters, "rt-1", BindingIdentity("kyma-binding-b1", labels=MANAGED_BY))

@@ -31,6 +31,7 @@ from keb_app.landscape.facts import kcr_volume_sizes, seeds_cache
 from keb_app.landscape.pools import CREDENTIALS_BINDINGS
 from keb_domain.errors import ClusterConflictError
 from keb_domain.model.instance import Instance
+from keb_domain.model.plans import PLANS_BY_NAME
 from keb_domain.model.runtime_config import config_map_entry
 from tests.support import AWS, OSB, SERVICE, FakeClock, provision_body, settings_for_tests
 
@@ -429,6 +430,54 @@ async def test_without_the_config_map_the_built_in_template_is_used(provisioned:
     assert ("GET", "/api/v1/namespaces/kcp-system/configmaps/keb-runtime-config", 404) in calls(
         provisioned.kcp
     )
+
+
+@pytest.mark.parametrize(
+    ("plan", "region", "provider", "volume", "zones", "maximum"),
+    [
+        ("alicloud", "eu-west-1", "alicloud", "cloud_essd", ["eu-west-1a", "eu-west-1b"], 20),
+        ("build-runtime-alicloud", "ap-southeast-1", "alicloud", "cloud_essd", None, 20),
+        ("gdch", "us-west16", "gdch", "Standard", ["us-west16-a", "us-west16-b", "us-west16-c"], 10),
+    ],
+)
+async def test_the_alicloud_and_gdch_runtimes_go_over_the_wire_as_keb_writes_them(
+    *,
+    broker: WireBroker,
+    garden: FakeCluster,
+    plan: str,
+    region: str,
+    provider: str,
+    volume: str,
+    zones: list[str] | None,
+    maximum: int,
+) -> None:
+    """The POSTed Runtime carries KEB's provider type, region, machine, volume and zones and names the
+    binding claimed from the plan's pool in the garden project; KIM makes it Ready, provisioning succeeds."""
+    body = provision_body(PLANS_BY_NAME[plan].id, {"name": "my-cluster", "region": region})
+    response = await broker.client.put(INSTANCE_PATH, json=body, headers=OSB)
+    assert response.status_code == 202, response.text
+    await broker.settle()
+    assert await broker.state() == "succeeded"
+    instance = await broker.instance()
+    runtime = _runtime(broker, instance.runtime_id.lower())
+    shoot = runtime["spec"]["shoot"]
+    assert (shoot["provider"]["type"], shoot["region"], shoot["platformRegion"]) == (
+        provider,
+        region,
+        "cf-eu10",
+    )
+    [worker] = shoot["provider"]["workers"]
+    machine = "n3-standard-2-gdc" if provider == "gdch" else "ecs.g9i.large"
+    assert worker["machine"]["type"] == machine
+    assert worker["volume"] == {"size": "80Gi", "type": volume}
+    # eu-west-1 has two zones in KEB's alicloud configuration: a multi-zone runtime takes what there is.
+    assert worker["zones"] == (zones or [f"{region}a", f"{region}b", f"{region}c"])
+    assert (worker["minimum"], worker["maximum"]) == (3, maximum)
+    assert shoot["secretBindingName"] == instance.credentials_binding == f"{provider}-001"
+    binding = garden.get(CREDENTIALS_BINDINGS, f"{provider}-001", "garden-kyma-dev")
+    assert binding is not None
+    assert binding["metadata"]["labels"] == {"hyperscalerType": provider, "tenantName": "ga-1"}
+    assert binding["provider"]["type"] == provider
 
 
 SWITCHED_ON = {

@@ -216,6 +216,95 @@ def test_strategic_merge_patch_is_refused_for_custom_resources(kcp: FakeCluster,
     assert patched["spec"]["shoot"]["region"] == "us-east-1"
 
 
+def _json_patch(server: KubeApiServer, path: str, operations: Any) -> Any:
+    return raw_request(
+        server.admin_kubeconfig("kcp"),
+        "PATCH",
+        path,
+        json.dumps(operations).encode(),
+        {"content-type": "application/json-patch+json"},
+    )
+
+
+def test_json_patch_applies_every_operation_or_none(server: KubeApiServer, kcp: FakeCluster) -> None:
+    """A JSON patch whose ``test`` fails answers 422 and changes nothing; one that passes applies all."""
+    kcp.create("configmaps", {"metadata": {"name": "cm", "namespace": "default"}, "data": {"a": "1"}})
+    path = "/api/v1/namespaces/default/configmaps/cm"
+    failing = [
+        {"op": "add", "path": "/data/b", "value": "2"},
+        {"op": "test", "path": "/data/a", "value": "9"},
+    ]
+    refused = _json_patch(server, path, failing)
+    assert refused.status == 422
+    assert json.loads(refused.data)["reason"] == "Invalid"
+    assert (kcp.get("configmaps", "cm", "default") or {})["data"] == {"a": "1"}
+    passing = [
+        {"op": "test", "path": "/data/a", "value": "1"},
+        {"op": "move", "from": "/data/a", "path": "/data/b"},
+        {"op": "add", "path": "/metadata/labels", "value": {"x/y": "z"}},
+    ]
+    applied = _json_patch(server, path, passing)
+    assert applied.status == 200
+    stored = kcp.get("configmaps", "cm", "default") or {}
+    assert stored["data"] == {"b": "1"}
+    assert stored["metadata"]["labels"] == {"x/y": "z"}
+
+
+@pytest.mark.parametrize(
+    "operations",
+    [
+        {"op": "add", "path": "/data/b", "value": "2"},  # not a list
+        [{"op": "append", "path": "/data/a", "value": "2"}],  # jsonpatch's extension, not RFC 6902
+        [{"op": "add", "path": "data/b", "value": "2"}],  # not a JSON pointer
+        [{"path": "/data/b", "value": "2"}],  # no op
+    ],
+)
+def test_malformed_json_patch_is_a_bad_request(
+    server: KubeApiServer, kcp: FakeCluster, operations: Any
+) -> None:
+    """A JSON patch that is not a list of RFC 6902 operations answers 400 and changes nothing."""
+    kcp.create("configmaps", {"metadata": {"name": "cm", "namespace": "default"}, "data": {"a": "1"}})
+    response = _json_patch(server, "/api/v1/namespaces/default/configmaps/cm", operations)
+    assert response.status == 400
+    assert (kcp.get("configmaps", "cm", "default") or {})["data"] == {"a": "1"}
+
+
+def test_merge_patch_null_removes_a_key(kcp: FakeCluster) -> None:
+    """In a merge patch (RFC 7386) null deletes a key, maps merge and other values replace."""
+    kcp.create(
+        "configmaps",
+        {
+            "metadata": {"name": "cm", "namespace": "default", "labels": {"a": "1", "b": "2"}},
+            "data": {"k": "v"},
+        },
+    )
+    patched = kcp.patch(
+        "configmaps", "cm", {"metadata": {"labels": {"a": None, "c": "3"}}, "data": {"k": "w"}}, "default"
+    )
+    assert patched["metadata"]["labels"] == {"b": "2", "c": "3"}
+    assert patched["data"] == {"k": "w"}
+
+
+def test_list_answers_leave_the_stored_objects_as_they_are(server: KubeApiServer, kcp: FakeCluster) -> None:
+    """Built-in list items go out without kind and apiVersion, yet the stored objects keep both."""
+    kcp.create("configmaps", {"metadata": {"name": "cm", "namespace": "default"}})
+    response = raw_request(server.admin_kubeconfig("kcp"), "GET", "/api/v1/namespaces/default/configmaps")
+    assert response.status == 200
+    (item,) = json.loads(response.data)["items"]
+    assert "kind" not in item
+    assert "apiVersion" not in item
+    stored = kcp.get("configmaps", "cm", "default") or {}
+    assert (stored["kind"], stored["apiVersion"]) == ("ConfigMap", "v1")
+
+
+def test_python_hooks_hand_out_copies(kcp: FakeCluster) -> None:
+    """Changing what get or list returned does not change the stored object."""
+    kcp.create("configmaps", {"metadata": {"name": "cm", "namespace": "default"}, "data": {"a": "1"}})
+    (kcp.get("configmaps", "cm", "default") or {})["data"]["a"] = "changed"
+    kcp.list("configmaps", "default")[0]["data"]["a"] = "changed"
+    assert (kcp.get("configmaps", "cm", "default") or {})["data"] == {"a": "1"}
+
+
 def test_delete_with_finalizer_sets_deletion_timestamp(kcp: FakeCluster, custom: Any) -> None:
     """DELETE on an object with finalizers only marks it; it goes once the finalizers are removed."""
     body = runtime_body("rt-final")

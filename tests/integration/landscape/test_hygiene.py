@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from keb_app.landscape import FakeCluster, KimSimulator, KubeApiServer
-from keb_app.landscape.cluster import ApiRequest, ApiResponse, Credentials
+from keb_app.landscape._auth import Credentials
+from keb_app.landscape._routing import ApiRequest, ApiResponse
 
 
 def test_reprs_do_not_show_credentials(server: KubeApiServer, kcp: FakeCluster) -> None:
@@ -16,7 +19,7 @@ def test_reprs_do_not_show_credentials(server: KubeApiServer, kcp: FakeCluster) 
         body=b'{"data": {"config": "c2VjcmV0"}}',
         credentials=Credentials(bearer_token=token),
     )
-    response = ApiResponse(201, {"status": {"token": token}})
+    response = ApiResponse(201, json.dumps({"status": {"token": token}}).encode())
     shown = " ".join(repr(x) for x in (server, kcp, issued, request, response, KimSimulator(server)))
     assert token not in shown
     assert "c2VjcmV0" not in shown

@@ -31,7 +31,7 @@ def _bin_dir() -> Path | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -46,6 +46,8 @@ class PrivatePostgres:
     port: int
     run_as: list[str]
     log: Path
+    # Server options beyond the port, socket directory and address (``-c name=value`` pairs).
+    options: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -65,16 +67,27 @@ class PrivatePostgres:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._pg_ctl("-o", options, "-w", "start")
+        self._pg_ctl("-o", " ".join([options, *(f"-c {option}" for option in self.options)]), "-w", "start")
 
     def stop(self) -> None:
         """Stop at once, as a crash or an operator would: open connections are cut."""
         self._pg_ctl("-m", "immediate", "-w", "stop")
 
 
+@attrs.frozen
+class ServerTls:
+    """A server certificate and key (PEM) the cluster serves TLS with."""
+
+    certificate: bytes
+    key: bytes
+
+
 @contextmanager
-def private_postgres() -> Iterator[PrivatePostgres]:
-    """Create, start and finally stop and delete a cluster; skip when the binaries are missing."""
+def private_postgres(tls: ServerTls | None = None) -> Iterator[PrivatePostgres]:
+    """Create, start and finally stop and delete a cluster; skip when the binaries are missing.
+
+    With ``tls`` the server also accepts TLS (``ssl=on``) with that certificate; plain connections still work.
+    """
     bin_dir = _bin_dir()
     if bin_dir is None:
         pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) in /usr/lib/postgresql/*/bin")
@@ -94,7 +107,17 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         os.chown(root, owner.pw_uid, owner.pw_gid)
         run_as = ["runuser", "-u", "postgres", "--"]
     data = root / "data"
-    cluster = PrivatePostgres(bin_dir, data, _free_port(), run_as, root / "server.log")
+    options: tuple[str, ...] = ()
+    if tls is not None:
+        # Outside the data directory, which initdb wants empty; the server refuses a key others can read.
+        for name, content in (("server.crt", tls.certificate), ("server.key", tls.key)):
+            (root / name).write_bytes(content)
+            (root / name).chmod(0o600)
+            if run_as:
+                owner = pwd.getpwnam("postgres")
+                os.chown(root / name, owner.pw_uid, owner.pw_gid)
+        options = ("ssl=on", f"ssl_cert_file={root / 'server.crt'}", f"ssl_key_file={root / 'server.key'}")
+    cluster = PrivatePostgres(bin_dir, data, free_port(), run_as, root / "server.log", options)
     try:
         subprocess.run(  # noqa: S603 (fixed binary)
             [

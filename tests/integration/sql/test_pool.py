@@ -8,7 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from keb_adapters.sql.database import DatabasePool, create_engine
+from keb_adapters.sql.connection import DatabasePool
+from keb_adapters.sql.database import create_engine
 
 
 async def _opened_under_load(path: Path, pool: DatabasePool) -> int:

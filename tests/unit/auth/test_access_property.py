@@ -8,7 +8,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keb_domain.auth import Access, allows, required_access
+from keb_adapters.http.auth import required_access
+from keb_domain.auth import Access, allows
 from tests.unit.auth.fakes import EC_KEY, FakeJwks, claims, sign, verifier
 
 # Real names and near misses a careless comparison (case, prefix, substring) would confuse with them.

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from keb_domain.auth import Access, Principal, allows, required_access
+from keb_adapters.http.auth import required_access
+from keb_adapters.http.boundary import Refused
+from keb_adapters.http.errors import status_of
+from keb_domain.auth import Access, Principal, allows, refusal
+from keb_domain.errors import KebError, UnauthenticatedError
 
 # Every path family the broker serves or KEB's gateway names, with the rule §4 gives it.
 PATHS = [
@@ -109,3 +113,24 @@ def test_allows_follows_the_truth_table(
 ) -> None:
     """A principal passes a rule exactly when it holds the scope, or for runtimes a runtime group."""
     assert allows(principal(scopes, groups), access) is allowed
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (UnauthenticatedError("no token"), 401),
+        (refusal(Access.CLD_READ), 403),
+        (Refused(413, "too large").as_error(), 413),
+        (Refused(400, "bad path").as_error(), 400),
+    ],
+)
+def test_refusals_before_the_handlers_come_from_the_one_error_table(error: KebError, status: int) -> None:
+    """The auth and boundary middlewares answer with the status the error table gives their error."""
+    assert status_of(error) == status
+
+
+def test_a_scope_refusal_names_what_would_grant_access() -> None:
+    """403 for the runtime views names the scope and the groups that grant them."""
+    description = refusal(Access.RUNTIMES_READ).description
+    assert "runtimes:read" in description
+    assert "runtimeViewer" in description

@@ -11,18 +11,18 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from keb_adapters.http.wire import format_expires_at
 from keb_adapters.kubernetes.kubeconfig import parse_admin_kubeconfig
 from keb_domain.errors import ClusterError, InvalidRequestError
 from keb_domain.model.binding import (
+    BindingIdentity,
     BindingParameters,
     ClusterEndpoint,
     CredentialStrategy,
     ExpirationPolicy,
-    binding_identity,
     binding_resource_name,
     build_token_kubeconfig,
     check_nameable,
-    format_expires_at,
 )
 
 GARDENER = CredentialStrategy.GARDENER_ADMIN_KUBECONFIG
@@ -306,7 +306,7 @@ def test_token_binding_id_examples(binding_id: str, ok: bool) -> None:
 
 def test_a_token_binding_identity_is_named_labelled_and_granted_as_keb_does() -> None:
     """``kyma-binding-{id}``, labelled managed-by the broker, allowed everything (KEB's bindings manager)."""
-    identity = binding_identity("b1")
+    identity = BindingIdentity.of_binding("b1")
     assert identity.name == "kyma-binding-b1"
     assert identity.labels == {"app.kubernetes.io/managed-by": "kcp-kyma-environment-broker"}
     assert [(r.api_groups, r.resources, r.verbs) for r in identity.rules] == [(("*",), ("*",), ("*",))]

@@ -7,6 +7,7 @@ the same fleet stands behind the memory and the SQL inventory.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -162,57 +163,81 @@ def runtime(
 
 # --- random fleets ---------------------------------------------------------------------------------------
 
-_states = st.sampled_from([PENDING, IN_PROGRESS, SUCCEEDED, FAILED])
+# A later operation: any kind in any state, drawn at once (see _LIVE_ATTRIBUTES below for why).
+_LATER_OPERATION = st.sampled_from(list(itertools.product(KINDS, [PENDING, IN_PROGRESS, SUCCEEDED, FAILED])))
 
 
 @st.composite
 def _history(draw: st.DrawFn) -> list[tuple[str, OperationState]]:
     """A first provisioning (never pending: it starts right away) and up to four later operations."""
     first = draw(st.sampled_from([IN_PROGRESS, SUCCEEDED, FAILED]))
-    later = draw(st.lists(st.tuples(st.sampled_from(list(KINDS)), _states), max_size=4))
+    later = draw(st.lists(_LATER_OPERATION, max_size=4))
     return [("provision", first), *later]
+
+
+# One live instance's attributes, drawn as one element of their product: the same independent, uniform
+# choices as one draw per attribute, at a fraction of Hypothesis's cost per draw (fleets are drawn often).
+_LIVE_ATTRIBUTES = st.sampled_from(
+    list(
+        itertools.product(
+            PLANS,
+            ACCOUNTS,
+            SUBACCOUNTS,
+            (None, True, False),  # context.active: absent, true, false
+            range(9),  # creation slot: few distinct times, so that ties (broken by instance id) are common
+            (0, 0.25),
+            REGIONS,
+            SHOOTS,
+            ("", *RUNTIME_IDS),
+            (None, at(86_400)),  # expired_at
+        )
+    )
+)
 
 
 @st.composite
 def _live(draw: st.DrawFn, number: int) -> tuple[Instance, list[Operation]]:
-    plan = draw(st.sampled_from(PLANS))
-    account = draw(st.sampled_from(ACCOUNTS))
-    subaccount = draw(st.sampled_from(SUBACCOUNTS))
+    plan, account, subaccount, active, slot, offset, region, shoot, runtime_id, expired_at = draw(
+        _LIVE_ATTRIBUTES
+    )
     context: dict[str, Any] = {"globalaccount_id": account, "subaccount_id": subaccount}
-    active = draw(st.sampled_from([None, True, False]))
     if active is not None:
         context["active"] = active
     return runtime(
         number,
         draw(_history()),
-        # Few distinct creation times, so that ties (broken by instance id) are common.
-        created=draw(st.integers(0, 8)) * 600.0 + draw(st.sampled_from([0, 0.25])),
+        created=slot * 600.0 + offset,
         plan_id=PLANS_BY_NAME[plan].id,
         plan_name=plan,
         provider=PROVIDERS[plan],
         global_account_id=account,
         subaccount_id=subaccount,
-        cluster_region=draw(st.sampled_from(REGIONS)),
-        shoot_name=draw(st.sampled_from(SHOOTS)),
-        runtime_id=draw(st.sampled_from(("", *RUNTIME_IDS))),
+        cluster_region=region,
+        shoot_name=shoot,
+        runtime_id=runtime_id,
         context=context,
-        expired_at=draw(st.sampled_from([None, at(86_400)])),
+        expired_at=expired_at,
     )
+
+
+_ARCHIVED_ATTRIBUTES = st.sampled_from(
+    list(itertools.product(PLANS, ACCOUNTS, SUBACCOUNTS, REGIONS, SHOOTS, RUNTIME_IDS, range(9)))
+)
 
 
 @st.composite
 def _archived(draw: st.DrawFn, number: int) -> ArchivedInstance:
-    plan = draw(st.sampled_from(PLANS))
+    plan, account, subaccount, region, shoot, runtime_id, slot = draw(_ARCHIVED_ATTRIBUTES)
     return archived(
         f"a-{number:02d}",
-        global_account_id=draw(st.sampled_from(ACCOUNTS)),
-        subaccount_id=draw(st.sampled_from(SUBACCOUNTS)),
+        global_account_id=account,
+        subaccount_id=subaccount,
         plan_id=PLANS_BY_NAME[plan].id,
         plan_name=plan,
-        cluster_region=draw(st.sampled_from(REGIONS)),
-        shoot_name=draw(st.sampled_from(SHOOTS)),
-        last_runtime_id=draw(st.sampled_from(RUNTIME_IDS)),
-        created_at=at(draw(st.integers(0, 8)) * 600.0),
+        cluster_region=region,
+        shoot_name=shoot,
+        last_runtime_id=runtime_id,
+        created_at=at(slot * 600.0),
     )
 
 
