@@ -396,7 +396,7 @@ def build_services(
     binding_cases = BindingUseCases(
         storage,
         clock,
-        issuer=CredentialIssuer(control_plane, gardener, runtime_clusters),
+        issuer=CredentialIssuer(gardener, runtime_clusters),
         cipher=cipher or AesGcmCipher(_secret_key(settings)),
         catalog=settings.broker.catalog,
         policy=settings.binding_policy,

@@ -8,18 +8,20 @@ exceptions are translated into ``keb_domain.errors`` before they leave the adapt
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
 import attrs
 
-from keb_domain.model.binding import Binding, BindingIdentity
+from keb_domain.model.binding import Binding, BindingIdentity, ClusterEndpoint
 from keb_domain.model.hap import CredentialsBindingInfo, LabelSelector
 from keb_domain.model.instance import ArchivedInstance, Instance
 from keb_domain.model.inventory import InfoRuntime, RuntimeFilter, RuntimesPage
 from keb_domain.model.operation import Operation, OperationState, OperationType
 from keb_domain.model.plans import Provider
+from keb_domain.model.resources import DesiredKyma, DesiredRuntime, OidcConfiguration, RuntimeStatus
 from keb_domain.model.volumes import VolumeSizeTable
 from keb_domain.secrets import Secret
 
@@ -266,45 +268,67 @@ class OperationQueue(Protocol):
 
 
 class ControlPlane(Protocol):
-    """The Kyma control plane (KCP): Runtime and Kyma custom resources, runtime kubeconfigs.
+    """The Kyma control plane (KCP): the Runtime and Kyma resources of each runtime, and its endpoint.
 
-    Objects are plain dicts as the Kubernetes API returns them. Every method raises
+    Resources are named after the lower-cased runtime id (``resource_name``). Every method raises
     ClusterUnavailableError for 5xx, timeouts and connection failures, and ClusterForbiddenError when the
     broker's credentials are refused.
     """
 
-    async def get_runtime(self, name: str) -> dict[str, Any] | None:
-        """The Runtime CR, or None if it does not exist."""
+    async def runtime_status(self, name: str) -> RuntimeStatus | None:
+        """What KIM reports about the Runtime, or None if it does not exist (any more)."""
         ...
 
-    async def create_runtime(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """POST. Raises ClusterAlreadyExistsError."""
+    async def runtime_oidc(self, name: str) -> tuple[OidcConfiguration, ...] | None:
+        """The OIDC issuers the Runtime's API server trusts, or None if the Runtime does not exist."""
         ...
 
-    async def replace_runtime(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """PUT with ``metadata.resourceVersion``. Raises ClusterConflictError when it is stale."""
+    async def runtime_document(self, name: str) -> dict[str, Any] | None:
+        """The Runtime as KCP holds it, without ``managedFields``, for operators to look at
+        (``/runtimes?runtime_config=true``); None if it does not exist. The domain never reads into it."""
+        ...
+
+    async def add_runtime(self, desired: DesiredRuntime) -> None:
+        """Create the Runtime unless one of that name exists (a retry of a create that reached KCP)."""
+        ...
+
+    async def update_runtime(self, desired: DesiredRuntime) -> None:
+        """Rewrite what an update may change of the existing Runtime (``DesiredRuntime`` says what),
+        keeping the rest, as one write of the version read.
+
+        Raises ClusterNotFoundError without the Runtime, ClusterConflictError when it changed meanwhile
+        (KIM writes too): read again and retry.
+        """
         ...
 
     async def delete_runtime(self, name: str) -> None:
-        """DELETE; a missing object is not an error. With finalizers the object lingers."""
+        """A missing Runtime is not an error; KIM's finalizer keeps it ``being_deleted`` for a while."""
         ...
 
-    async def get_kyma(self, name: str) -> dict[str, Any] | None: ...
+    async def apply_kyma(self, desired: DesiredKyma) -> None:
+        """Create the Kyma resource, or give an existing one the desired labels (its spec is kept).
 
-    async def create_kyma(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """POST. Raises ClusterAlreadyExistsError."""
+        Raises ClusterAlreadyExistsError or ClusterConflictError when someone wrote it meanwhile.
+        """
         ...
 
-    async def replace_kyma(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """PUT. Raises ClusterConflictError."""
+    async def relabel_kyma(self, desired: DesiredKyma) -> None:
+        """Give an existing Kyma resource the desired labels (nothing when it has them or is missing).
+
+        Raises ClusterConflictError when someone wrote it meanwhile.
+        """
         ...
 
-    async def delete_kyma(self, name: str) -> None: ...
+    async def delete_kyma(self, name: str) -> None:
+        """A missing Kyma resource is not an error."""
+        ...
 
-    async def get_runtime_kubeconfig(self, runtime_id: str) -> str:
-        """The admin kubeconfig of a runtime (Secret ``kubeconfig-{runtime_id}``, key ``config``).
+    async def runtime_endpoint(self, runtime_id: str) -> ClusterEndpoint:
+        """Server URL and CA of a runtime's API server, from its admin kubeconfig (Secret
+        ``kubeconfig-{runtime_id}``, key ``config``); the credentials in it never leave the adapter.
 
-        Raises ClusterNotFoundError when the Secret or its key is missing.
+        Raises ClusterNotFoundError when the Secret or its key is missing, ClusterError when the kubeconfig
+        lacks a current context, a cluster, a server or CA data (KEB's checks).
         """
         ...
 
@@ -361,21 +385,41 @@ class Gardener(Protocol):
         ...
 
 
-class RuntimeClusters(Protocol):
-    """Each runtime's own API server, reached with the admin kubeconfig KIM keeps in KCP."""
+class RuntimeCluster(Protocol):
+    """One runtime's own API server, reached with the admin kubeconfig read once by ``connect``."""
 
-    async def ensure_binding_identity(self, runtime_id: str, identity: BindingIdentity) -> None:
-        """The identity's ServiceAccount, its ClusterRole with the identity's rules, and the
-        ClusterRoleBinding between them, all named ``identity.name``; existing ones are kept."""
+    @property
+    def endpoint(self) -> ClusterEndpoint:
+        """Server URL and CA of the runtime's API server, as its admin kubeconfig names them."""
         ...
 
-    async def request_token(self, runtime_id: str, name: str, expiration_seconds: int) -> IssuedCredentials:
+    async def ensure_binding_identity(self, identity: BindingIdentity) -> None:
+        """The identity's ServiceAccount (in ``identity.namespace``), its ClusterRole with the identity's
+        rules, and the ClusterRoleBinding between them, all named ``identity.name``; existing ones are
+        kept."""
+        ...
+
+    async def request_token(self, name: str, expiration_seconds: int) -> IssuedCredentials:
         """A TokenRequest for the ServiceAccount. Raises ClusterNotFoundError (no ServiceAccount) and
         ClusterInvalidError (under 600 s)."""
         ...
 
-    async def delete_binding_identity(self, runtime_id: str, name: str) -> None:
+    async def delete_binding_identity(self, name: str) -> None:
         """Delete ClusterRoleBinding, ClusterRole and ServiceAccount, in that order; missing ones are fine."""
+        ...
+
+
+class RuntimeClusters(Protocol):
+    """Each runtime's own API server, reached with the admin kubeconfig KIM keeps in KCP."""
+
+    def connect(self, runtime_id: str) -> AbstractAsyncContextManager[RuntimeCluster]:
+        """Read the runtime's admin kubeconfig (Secret ``kubeconfig-{runtime_id}``, key ``config``) once
+        and reach the runtime with it until the context ends.
+
+        Raises ClusterNotFoundError when the Secret or its key is missing, ClusterError when the kubeconfig
+        lacks a current context, a cluster, a server or CA data (KEB's checks), and the ControlPlane errors
+        for transport failures.
+        """
         ...
 
 

@@ -311,7 +311,7 @@ class InstanceLifecycle(RuleBasedStateMachine):
             assert runtime is not None, f"{instance_id} has no Runtime CR"
             assert runtime["status"]["state"] == "Ready"
             assert runtime["metadata"]["labels"]["kyma-project.io/instance-id"] == instance_id
-            assert runtime["spec"]["security"]["administrators"] == administrators(instance)
+            assert tuple(runtime["spec"]["security"]["administrators"]) == administrators(instance)
             if "autoScalerMax" in known.parameters and not known.trial:
                 workers = runtime["spec"]["shoot"]["provider"]["workers"]
                 assert workers[0]["maximum"] == known.parameters["autoScalerMax"]

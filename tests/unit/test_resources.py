@@ -1,4 +1,5 @@
-"""Bodies of the Runtime and Kyma CRs (kubernetes-wire §1.5 and §1.7)."""
+"""Bodies of the Runtime and Kyma CRs (kubernetes-wire §1.5 and §1.7): the domain's desired values as the
+Kubernetes adapter writes them."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 import attrs
 import pytest
 
+from keb_adapters.kubernetes.resources import kyma_body, runtime_body
 from keb_domain.model.instance import Instance
-from keb_domain.model.plans import KYMA_SERVICE_ID, PLANS_BY_NAME, Provider
-from keb_domain.model.resources import RuntimeDefaults, build_kyma, build_runtime, resource_name
+from keb_domain.model.plans import KYMA_SERVICE_ID, PLANS_BY_NAME, Plan, Provider
+from keb_domain.model.resources import RuntimeDefaults, desired_kyma, desired_runtime, resource_name
 from tests.support import AWS
 from tests.unit.harness import default_config, make_core, provision_command
 
@@ -29,6 +31,18 @@ OIDC_ENTRY = {
     "requiredClaims": ["aud=kyma", "tier=gold"],
     "encodedJwksArray": "ZXhhbXBsZQ==",
 }
+
+
+def build_runtime(
+    instance: Instance, plan: Plan, runtime_id: str, defaults: RuntimeDefaults
+) -> dict[str, Any]:
+    """The Runtime CR the broker writes for the instance."""
+    return runtime_body(desired_runtime(instance, plan, runtime_id, POLICY, defaults))
+
+
+def build_kyma(instance: Instance, runtime_id: str, defaults: RuntimeDefaults) -> dict[str, Any]:
+    """The Kyma CR the broker writes for the instance."""
+    return kyma_body(desired_kyma(instance, runtime_id, defaults))
 
 
 def an_instance(plan: str = "aws", **changes: Any) -> Instance:
@@ -54,7 +68,7 @@ def an_instance(plan: str = "aws", **changes: Any) -> Instance:
 
 def runtime(instance: Instance | None = None, plan: str = "aws") -> dict[str, Any]:
     used = instance or an_instance(plan)
-    return build_runtime(used, PLANS_BY_NAME[used.plan_name], RUNTIME_ID, POLICY, DEFAULTS)
+    return build_runtime(used, PLANS_BY_NAME[used.plan_name], RUNTIME_ID, DEFAULTS)
 
 
 def shoot(instance: Instance | None = None) -> dict[str, Any]:
@@ -357,7 +371,7 @@ async def test_the_processor_writes_the_runtime_and_kyma_built_for_the_instance(
     await core.settle()
     instance = core.instance("inst-1")
     name = resource_name(instance.runtime_id)
-    expected = build_runtime(instance, PLANS_BY_NAME["aws"], instance.runtime_id, POLICY, core.config.runtime)
+    expected = build_runtime(instance, PLANS_BY_NAME["aws"], instance.runtime_id, core.config.runtime)
     stored = core.kcp.runtimes[name]
     assert stored["spec"] == expected["spec"]
     assert stored["metadata"]["labels"] == expected["metadata"]["labels"]
@@ -373,7 +387,7 @@ def test_the_configured_failure_tolerance_makes_standard_control_planes_highly_a
 ) -> None:
     """APP_INFRASTRUCTURE_MANAGER_CONTROL_PLANE_FAILURE_TOLERANCE reaches spec.shoot.controlPlane (KEB)."""
     defaults = attrs.evolve(DEFAULTS, control_plane_failure_tolerance=tolerance)
-    body = build_runtime(an_instance(), PLANS_BY_NAME["aws"], RUNTIME_ID, POLICY, defaults)
+    body = build_runtime(an_instance(), PLANS_BY_NAME["aws"], RUNTIME_ID, defaults)
     assert body["spec"]["shoot"]["controlPlane"] == {
         "highAvailability": {"failureTolerance": {"type": tolerance}}
     }
@@ -384,5 +398,5 @@ def test_no_failure_tolerance_and_non_standard_plans_leave_the_control_plane_out
     assert "controlPlane" not in runtime()["spec"]["shoot"]
     defaults = attrs.evolve(DEFAULTS, control_plane_failure_tolerance="zone")
     trial = an_instance("trial", parameters={"name": "t"})
-    body = build_runtime(trial, PLANS_BY_NAME["trial"], RUNTIME_ID, POLICY, defaults)
+    body = build_runtime(trial, PLANS_BY_NAME["trial"], RUNTIME_ID, defaults)
     assert "controlPlane" not in body["spec"]["shoot"]

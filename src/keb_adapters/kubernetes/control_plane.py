@@ -1,4 +1,5 @@
-"""KCP: Runtime and Kyma custom resources and the runtimes' kubeconfig Secrets (kubernetes-wire §1.5-§1.7)."""
+"""KCP: Runtime and Kyma custom resources and the runtimes' kubeconfig Secrets (kubernetes-wire §1.5-§1.7),
+as plain Kubernetes objects over the API."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import yaml
 
 from keb_adapters.kubernetes.client import LazyClient, call, decode_base64
+from keb_adapters.kubernetes.resources import KcpResources
 from keb_domain.errors import ClusterNotFoundError, ClusterUnavailableError
 from keb_domain.model.plans import Provider
 from keb_domain.model.volumes import VolumeSizeTable
@@ -17,7 +19,9 @@ KYMAS = ("operator.kyma-project.io", "v1beta2", "kymas")
 KUBECONFIG_NAMESPACE = "kcp-system"  # a constant in KEB too (internal/kubeconfig/provider.go)
 
 
-class KubernetesControlPlane:
+class KubernetesControlPlane(KcpResources):
+    """KCP over the Kubernetes API; the port's domain values are translated by ``KcpResources``."""
+
     def __init__(self, client: LazyClient, namespace: str = "kcp-system") -> None:
         self._client = client
         self.namespace = namespace
@@ -97,6 +101,7 @@ class KubernetesControlPlane:
         await self._delete(KYMAS, name)
 
     async def get_runtime_kubeconfig(self, runtime_id: str) -> str:
+        """The Secret's ``config`` key, decoded; ClusterNotFoundError without the Secret or the key."""
         c = await self._client.get()
         name = f"kubeconfig-{runtime_id}"
         secret = await call(

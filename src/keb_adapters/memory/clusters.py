@@ -9,15 +9,17 @@ Unit tests drive it with a fake clock; the contract tests hold it to the same ru
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
 
+from keb_adapters.kubernetes.resources import KcpResources
 from keb_domain.errors import (
     ClusterAlreadyExistsError,
     ClusterConflictError,
@@ -25,8 +27,8 @@ from keb_domain.errors import (
     ClusterInvalidError,
     ClusterNotFoundError,
 )
-from keb_domain.model.binding import AccessRule, BindingIdentity
-from keb_domain.ports import Clock, IssuedCredentials
+from keb_domain.model.binding import AccessRule, BindingIdentity, ClusterEndpoint
+from keb_domain.ports import Clock, IssuedCredentials, RuntimeCluster
 from keb_domain.secrets import Secret
 
 KIM_FINALIZER = "runtime-controller.infrastructure-manager.kyma-project.io/deletion-hook"
@@ -36,7 +38,7 @@ def _timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class MemoryControlPlane:
+class MemoryControlPlane(KcpResources):
     """KCP as a dictionary, with KIM's reactions computed from the clock whenever an object is read."""
 
     def __init__(
@@ -227,6 +229,7 @@ class MemoryControlPlane:
         self.kymas.pop(name, None)
 
     async def get_runtime_kubeconfig(self, runtime_id: str) -> str:
+        """The Secret's ``config`` key; each call is one read of the Secret (``calls`` counts them)."""
         name = runtime_id.lower()
         self._enter("get_runtime_kubeconfig", name)
         self._kim(name)  # KIM may have finished deleting the runtime, and its Secret with it
@@ -303,10 +306,48 @@ class MemoryGardener:
 
 @attrs.define
 class _RuntimeCluster:
+    """What one runtime cluster holds of the broker's binding identities."""
+
     service_accounts: dict[str, str] = attrs.field(factory=dict)  # name -> uid
     cluster_roles: dict[str, tuple[AccessRule, ...]] = attrs.field(factory=dict)  # name: its rules
     cluster_role_bindings: set[str] = attrs.field(factory=set)
     tokens: dict[str, tuple[str, str, datetime]] = attrs.field(factory=dict)  # token -> (sa, uid, expiry)
+
+
+class MemoryRuntimeCluster:
+    """A connection to one memory runtime cluster."""
+
+    def __init__(self, cluster: _RuntimeCluster, endpoint: ClusterEndpoint, clock: Clock) -> None:
+        self._cluster = cluster
+        self._endpoint = endpoint
+        self._clock = clock
+
+    @property
+    def endpoint(self) -> ClusterEndpoint:
+        return self._endpoint
+
+    async def ensure_binding_identity(self, identity: BindingIdentity) -> None:
+        self._cluster.service_accounts.setdefault(identity.name, str(uuid.uuid4()))
+        self._cluster.cluster_roles.setdefault(identity.name, identity.rules)
+        self._cluster.cluster_role_bindings.add(identity.name)
+
+    async def request_token(self, name: str, expiration_seconds: int) -> IssuedCredentials:
+        uid = self._cluster.service_accounts.get(name)
+        if uid is None:
+            raise ClusterNotFoundError(f'serviceaccounts "{name}" not found')
+        if expiration_seconds < MIN_EXPIRATION:
+            raise _too_short(f'TokenRequest.authentication.k8s.io "{name}"', expiration_seconds)
+        if expiration_seconds > 2**32:
+            raise _too_long(f'TokenRequest.authentication.k8s.io "{name}"', expiration_seconds)
+        token = f"memory-token-{uuid.uuid4().hex}"
+        expires_at = self._clock.now() + timedelta(seconds=expiration_seconds)
+        self._cluster.tokens[token] = (name, uid, expires_at)
+        return IssuedCredentials(Secret(token), expires_at)
+
+    async def delete_binding_identity(self, name: str) -> None:
+        self._cluster.cluster_role_bindings.discard(name)
+        self._cluster.cluster_roles.pop(name, None)
+        self._cluster.service_accounts.pop(name, None)
 
 
 class MemoryRuntimeClusters:
@@ -317,35 +358,11 @@ class MemoryRuntimeClusters:
         self._clock = clock
         self.clusters: dict[str, _RuntimeCluster] = {}
 
-    async def _cluster(self, runtime_id: str) -> _RuntimeCluster:
-        await self._kcp.get_runtime_kubeconfig(runtime_id)  # ClusterNotFoundError without a runtime
-        return self.clusters.setdefault(runtime_id.lower(), _RuntimeCluster())
-
-    async def ensure_binding_identity(self, runtime_id: str, identity: BindingIdentity) -> None:
-        cluster = await self._cluster(runtime_id)
-        cluster.service_accounts.setdefault(identity.name, str(uuid.uuid4()))
-        cluster.cluster_roles.setdefault(identity.name, identity.rules)
-        cluster.cluster_role_bindings.add(identity.name)
-
-    async def request_token(self, runtime_id: str, name: str, expiration_seconds: int) -> IssuedCredentials:
-        cluster = await self._cluster(runtime_id)
-        uid = cluster.service_accounts.get(name)
-        if uid is None:
-            raise ClusterNotFoundError(f'serviceaccounts "{name}" not found')
-        if expiration_seconds < MIN_EXPIRATION:
-            raise _too_short(f'TokenRequest.authentication.k8s.io "{name}"', expiration_seconds)
-        if expiration_seconds > 2**32:
-            raise _too_long(f'TokenRequest.authentication.k8s.io "{name}"', expiration_seconds)
-        token = f"memory-token-{uuid.uuid4().hex}"
-        expires_at = self._clock.now() + timedelta(seconds=expiration_seconds)
-        cluster.tokens[token] = (name, uid, expires_at)
-        return IssuedCredentials(Secret(token), expires_at)
-
-    async def delete_binding_identity(self, runtime_id: str, name: str) -> None:
-        cluster = await self._cluster(runtime_id)
-        cluster.cluster_role_bindings.discard(name)
-        cluster.cluster_roles.pop(name, None)
-        cluster.service_accounts.pop(name, None)
+    @contextlib.asynccontextmanager
+    async def connect(self, runtime_id: str) -> AsyncIterator[RuntimeCluster]:
+        admin = await self._kcp.admin_kubeconfig(runtime_id)  # ClusterNotFoundError without a runtime
+        state = self.clusters.setdefault(runtime_id.lower(), _RuntimeCluster())
+        yield MemoryRuntimeCluster(state, admin.endpoint, self._clock)
 
     def token_works(self, runtime_id: str, token: str) -> bool:
         """As a real API server: a live token of an existing ServiceAccount (same uid) with its binding."""

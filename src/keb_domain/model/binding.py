@@ -20,6 +20,7 @@ import attrs
 import yaml
 
 from keb_domain.errors import InvalidRequestError
+from keb_domain.model.resources import OidcConfiguration
 
 BINDING_NAMESPACE = "kyma-system"
 MANAGED_BY_LABELS: Mapping[str, str] = {"app.kubernetes.io/managed-by": "kcp-kyma-environment-broker"}
@@ -195,33 +196,11 @@ class Binding:
 
 @attrs.frozen
 class ClusterEndpoint:
-    """The API server of a runtime, as its admin kubeconfig names it."""
+    """The API server of a runtime, as its admin kubeconfig names it: what a kubeconfig the broker hands
+    out needs besides the user."""
 
     server: str
     certificate_authority_data: str
-
-
-def endpoint_from_admin_kubeconfig(kubeconfig: str) -> ClusterEndpoint:
-    """Server and CA of the admin kubeconfig, with KEB's checks (``internal/kubeconfig/builder.go``).
-
-    Raises ValueError when the kubeconfig lacks a current context, a cluster, a server or CA data.
-    """
-    try:
-        config = yaml.safe_load(kubeconfig)
-    except yaml.YAMLError:
-        raise ValueError("the runtime's admin kubeconfig is not valid YAML") from None
-    if not isinstance(config, Mapping):
-        raise ValueError("the runtime's admin kubeconfig is not a mapping")
-    if not config.get("current-context"):
-        raise ValueError("the runtime's admin kubeconfig has no current-context")
-    clusters = config.get("clusters") or []
-    if not clusters:
-        raise ValueError("the runtime's admin kubeconfig has no cluster")
-    cluster = (clusters[0] or {}).get("cluster") or {}
-    server, ca = cluster.get("server"), cluster.get("certificate-authority-data")
-    if not server or not ca:
-        raise ValueError("the runtime's admin kubeconfig has no server or certificate-authority-data")
-    return ClusterEndpoint(server=str(server), certificate_authority_data=str(ca))
 
 
 def build_token_kubeconfig(cluster_name: str, endpoint: ClusterEndpoint, token: str) -> str:
@@ -256,7 +235,7 @@ OIDC_LOGIN_HINT = (
 
 
 def build_oidc_kubeconfig(
-    cluster_name: str, endpoint: ClusterEndpoint, oidc: Sequence[Mapping[str, Any]]
+    cluster_name: str, endpoint: ClusterEndpoint, oidc: Sequence[OidcConfiguration]
 ) -> str:
     """``GET /kubeconfig/{id}`` (keb-reference §5.3): one context and exec user per OIDC configuration of
     the Runtime CR, named ``<name>``, ``<name>-2``...; without OIDC configuration, no users at all."""
@@ -286,8 +265,8 @@ def build_oidc_kubeconfig(
                         "command": "kubectl-oidc_login",
                         "args": [
                             "get-token",
-                            f"--oidc-issuer-url={entry.get('issuerURL', '')}",
-                            f"--oidc-client-id={entry.get('clientID', '')}",
+                            f"--oidc-issuer-url={entry.issuer_url}",
+                            f"--oidc-client-id={entry.client_id}",
                             "--oidc-extra-scope=email",
                             "--oidc-extra-scope=openid",
                         ],

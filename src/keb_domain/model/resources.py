@@ -1,10 +1,13 @@
-"""Bodies of the custom resources the broker writes to KCP, as pure functions.
+"""What the broker asks of KCP for a runtime, and what it reads back, as domain values.
 
-* ``Runtime`` (``infrastructuremanager.kyma-project.io/v1``): KIM turns it into a Gardener Shoot
-  (kubernetes-wire §1.5; KEB's ``create_runtime_resource_step.go``).
-* ``Kyma`` (``operator.kyma-project.io/v1beta2``): lifecycle-manager installs the modules (§1.7).
+* ``DesiredRuntime``: the cluster KIM is to build (a ``Runtime`` resource; kubernetes-wire §1.5, KEB's
+  ``create_runtime_resource_step.go``): workers, networking, OIDC, security, labels.
+* ``DesiredKyma``: the modules lifecycle-manager is to install (a ``Kyma`` resource, §1.7).
+* ``RuntimeStatus``: what KIM reports about a Runtime.
 
-Both are named after the lower-cased runtime id and carry KEB's ``kyma-project.io/*`` labels.
+The rules (machine types, zones, volumes, filters, labels, modules) are KEB's and live here; the Kubernetes
+wire shape of these values is the Kubernetes adapter's (``keb_adapters.kubernetes.resources``). Both
+resources are named after the lower-cased runtime id and carry KEB's ``kyma-project.io/*`` labels.
 """
 
 from __future__ import annotations
@@ -21,14 +24,12 @@ from keb_domain.model.regions import RegionPolicy
 from keb_domain.model.schemas import DEFAULT_NODES_CIDR, DEFAULT_PODS_CIDR, DEFAULT_SERVICES_CIDR
 from keb_domain.model.volumes import VolumeSizeTable
 
-RUNTIME_API_VERSION = "infrastructuremanager.kyma-project.io/v1"
-KYMA_API_VERSION = "operator.kyma-project.io/v1beta2"
 MAIN_WORKER = "cpu-worker-0"
-# KEB's ``workers.ToGardenerCRI``: the container runtime of a worker with ``gvisor.enabled``.
-GVISOR_CRI: Mapping[str, Any] = {"name": "containerd", "containerRuntimes": [{"type": "gvisor"}]}
 
+# The built-in Kyma template of the runtime configuration (KEB's ``kyma-template`` entry): a KLM document
+# the operator may replace in the runtime configuration ConfigMap, hence kept in its own format.
 DEFAULT_KYMA_TEMPLATE: Mapping[str, Any] = {
-    "apiVersion": KYMA_API_VERSION,
+    "apiVersion": "operator.kyma-project.io/v1beta2",
     "kind": "Kyma",
     "metadata": {
         "labels": {"operator.kyma-project.io/managed-by": "lifecycle-manager"},
@@ -108,6 +109,137 @@ class RuntimeDefaults:
     kyma_template: Mapping[str, Any] = attrs.field(factory=lambda: copy.deepcopy(DEFAULT_KYMA_TEMPLATE))
 
 
+@attrs.frozen
+class OidcConfiguration:
+    """One OIDC issuer a runtime's API server trusts (an entry of ``additionalOidcConfig``)."""
+
+    client_id: str
+    issuer_url: str
+    groups_claim: str = ""
+    groups_prefix: str = ""
+    username_claim: str = ""
+    username_prefix: str = ""
+    signing_algs: tuple[str, ...] = ()
+    required_claims: Mapping[str, str] = attrs.field(factory=dict)
+    jwks: str = ""  # base64 JWKS (``encodedJwksArray``), empty without
+
+    @classmethod
+    def from_fields(
+        cls, fields: Mapping[str, Any], *, required_claims: Mapping[str, str], jwks: str
+    ) -> OidcConfiguration:
+        """From KEB's field names (``clientID``, ``issuerURL``, ...), which the ``oidc`` parameter and the
+        Runtime resource share; the two spell required claims and the JWKS differently."""
+        return cls(
+            client_id=str(fields.get("clientID", "")),
+            issuer_url=str(fields.get("issuerURL", "")),
+            groups_claim=str(fields.get("groupsClaim", "")),
+            groups_prefix=str(fields.get("groupsPrefix", "")),
+            username_claim=str(fields.get("usernameClaim", "")),
+            username_prefix=str(fields.get("usernamePrefix", "")),
+            signing_algs=tuple(str(alg) for alg in fields.get("signingAlgs") or []),
+            required_claims=required_claims,
+            jwks=jwks,
+        )
+
+
+@attrs.frozen
+class Worker:
+    """A worker pool of the runtime's Shoot."""
+
+    name: str
+    machine_type: str
+    minimum: int
+    maximum: int
+    zones: tuple[str, ...]
+    volume_size_gb: int
+    disk_type: str = ""  # empty: the provider's default
+    machine_image: str = ""
+    machine_image_version: str = ""
+    # The user's own Kubernetes labels, annotations and taints of an additional pool, passed through.
+    labels: Mapping[str, Any] | None = None
+    annotations: Mapping[str, Any] | None = None
+    taints: Sequence[Any] | None = None
+    gvisor: bool = False  # gVisor as the container runtime (the ``gvisor`` parameter)
+
+
+@attrs.frozen
+class Networking:
+    nodes: str
+    pods: str
+    services: str
+    dual_stack: bool = False
+
+
+@attrs.frozen
+class DesiredRuntime:
+    """The cluster the broker asks KIM for. An update rewrites only ``workers``, ``additional_workers``,
+    ``oidc``, ``allowed_cidrs`` (when given: CIDRs replace the ACL, none removes it; KEB's ``updateACL``), the
+    security fields, ``audit_log_access`` (never switched off again) and the labels; the rest stays as first
+    created (KEB's ``update_runtime_step.go``)."""
+
+    name: str
+    namespace: str
+    labels: Mapping[str, str]
+    shoot_name: str
+    purpose: str
+    platform_region: str
+    region: str
+    credentials_binding: str  # claimed from the hyperscaler account pool
+    provider_type: str
+    networking: Networking
+    kubernetes_version: str
+    oidc: tuple[OidcConfiguration, ...]
+    workers: tuple[Worker, ...]  # the main worker alone
+    additional_workers: tuple[Worker, ...]
+    administrators: tuple[str, ...]
+    egress_filter: bool
+    ingress_filter: bool
+    control_plane_failure_tolerance: str = ""  # "", "node" or "zone"
+    audit_log_access: bool = False
+    colocate_control_plane: bool = False  # the control plane on a seed in the cluster's region
+    # The API server's access control list (``accessControlList``): None when the user never gave one; an
+    # empty tuple is an ACL without CIDRs on create (KEB's createKubernetesConfiguration).
+    allowed_cidrs: tuple[str, ...] | None = None
+
+
+@attrs.frozen
+class DesiredKyma:
+    """The Kyma resource: the template of the runtime configuration, named, labelled and annotated for the
+    runtime, with the user's module choice."""
+
+    name: str
+    namespace: str
+    labels: Mapping[str, str]  # over the template's own labels
+    annotations: Mapping[str, str]
+    template: Mapping[str, Any]
+    channel: str | None = None  # None: the template's
+    modules: tuple[Mapping[str, Any], ...] | None = None  # None: the template's
+
+
+@attrs.frozen
+class RuntimeStatus:
+    """What KIM reports about a Runtime."""
+
+    state: str  # KIM's ``status.state``: "Pending", "Ready", "Failed"...; empty before KIM saw it
+    message: str = ""  # the message of KIM's newest condition
+    observed: bool = True  # KIM has seen the current spec, so its state is about it
+    being_deleted: bool = False
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "Ready"
+
+    @property
+    def failed(self) -> bool:
+        return self.state == "Failed"
+
+    def failure(self) -> str:
+        """The description of an operation that fails on this status."""
+        if self.message:
+            return f"Runtime resource in Failed state: {self.message}"
+        return "Runtime resource in Failed state"
+
+
 def resource_name(runtime_id: str) -> str:
     """Runtime and Kyma CRs are both named after the lower-cased runtime id (``KymaRuntimeResourceName``)."""
     return runtime_id.lower()
@@ -149,45 +281,35 @@ def zone_names(provider: Provider, region: str, zones: Sequence[str], count: int
     return [f"{region}{z}" for z in chosen]
 
 
-def _oidc_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+def _oidc_entry(entry: Mapping[str, Any]) -> OidcConfiguration:
     claims: dict[str, str] = {}
     for claim in entry.get("requiredClaims") or []:
         if claim != "-" and "=" in claim:
             key, value = claim.split("=", 1)
             claims[key] = value
-    result: dict[str, Any] = {
-        "clientID": entry.get("clientID", ""),
-        "issuerURL": entry.get("issuerURL", ""),
-        "groupsClaim": entry.get("groupsClaim", ""),
-        "groupsPrefix": entry.get("groupsPrefix", ""),
-        "usernameClaim": entry.get("usernameClaim", ""),
-        "usernamePrefix": entry.get("usernamePrefix", ""),
-        "signingAlgs": list(entry.get("signingAlgs") or []),
-        "requiredClaims": claims,
-    }
     jwks = entry.get("encodedJwksArray")
-    if jwks and jwks != "-":
-        result["jwks"] = jwks
-    return result
+    return OidcConfiguration.from_fields(
+        entry, required_claims=claims, jwks=str(jwks) if jwks and jwks != "-" else ""
+    )
 
 
-def oidc_configs(parameters: Mapping[str, Any], default: OidcConfig) -> list[dict[str, Any]]:
+def oidc_configs(parameters: Mapping[str, Any], default: OidcConfig) -> tuple[OidcConfiguration, ...]:
     """``additionalOidcConfig``: the default, the default overridden by the object form, or the list."""
     oidc = parameters.get("oidc")
     if not isinstance(oidc, Mapping):
-        return [_oidc_entry(default.as_parameter())]
+        return (_oidc_entry(default.as_parameter()),)
     if "list" in oidc:
-        return [_oidc_entry(entry) for entry in oidc.get("list") or []]
+        return tuple(_oidc_entry(entry) for entry in oidc.get("list") or [])
     merged = default.as_parameter()
     merged.update({k: v for k, v in oidc.items() if v not in (None, "", [])})
-    return [_oidc_entry(merged)]
+    return (_oidc_entry(merged),)
 
 
-def administrators(instance: Instance) -> list[str]:
+def administrators(instance: Instance) -> tuple[str, ...]:
     admins = instance.parameters.get("administrators")
     if isinstance(admins, list) and admins:
-        return [str(a) for a in admins]
-    return [instance.user_id]
+        return tuple(str(a) for a in admins)
+    return (instance.user_id,)
 
 
 def _worker(
@@ -200,27 +322,26 @@ def _worker(
     defaults: ProviderDefaults,
     volume_size_gb: int,
     runtime: RuntimeDefaults,
+    pool: Mapping[str, Any] | None = None,
     gvisor: Any = None,
-) -> dict[str, Any]:
-    machine_spec: dict[str, Any] = {"type": machine}
-    if runtime.machine_image:
-        machine_spec["image"] = {"name": runtime.machine_image, "version": runtime.machine_image_version}
-    volume: dict[str, Any] = {"size": f"{volume_size_gb}Gi"}
-    if defaults.disk_type:
-        volume["type"] = defaults.disk_type
-    worker: dict[str, Any] = {
-        "name": name,
-        "machine": machine_spec,
-        "minimum": minimum,
-        "maximum": maximum,
-        "maxSurge": len(zones),
-        "maxUnavailable": 0,
-        "zones": zones,
-        "volume": volume,
-    }
-    if isinstance(gvisor, Mapping) and gvisor.get("enabled") is True:
-        worker["cri"] = copy.deepcopy(dict(GVISOR_CRI))
-    return worker
+) -> Worker:
+    extras = {key: copy.deepcopy(pool[key]) if pool and pool.get(key) else None for key in _POOL_EXTRAS}
+    return Worker(
+        name=name,
+        machine_type=machine,
+        minimum=minimum,
+        maximum=maximum,
+        zones=tuple(zones),
+        volume_size_gb=volume_size_gb,
+        disk_type=defaults.disk_type,
+        machine_image=runtime.machine_image,
+        machine_image_version=runtime.machine_image_version,
+        gvisor=isinstance(gvisor, Mapping) and gvisor.get("enabled") is True,
+        **extras,
+    )
+
+
+_POOL_EXTRAS = ("labels", "annotations", "taints")
 
 
 def _additional_gi(value: Any) -> int:
@@ -233,7 +354,7 @@ def workers(
     policy: RegionPolicy,
     runtime: RuntimeDefaults,
     volume_sizes: VolumeSizeTable | None = None,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[Worker, tuple[Worker, ...]]:
     """The main worker ``cpu-worker-0`` and the additional pools, from the instance's parameters.
 
     As KEB: the plan's ``volumeSizeGb`` replaces the provider's volume size, or with ``volume_sizes``
@@ -279,7 +400,7 @@ def workers(
         runtime=runtime,
         gvisor=params.get("gvisor"),
     )
-    extra: list[dict[str, Any]] = []
+    extra: list[Worker] = []
     for pool in params.get("additionalWorkerNodePools") or []:
         ha = bool(pool.get("haZones", True)) and plan.kind is PlanKind.STANDARD
         pool_machine = str(pool["machineType"])
@@ -294,13 +415,11 @@ def workers(
             defaults=defaults,
             volume_size_gb=volume(pool_resolved, pool.get("additionalVolumeSizeGi")),
             runtime=runtime,
+            pool=pool,
             gvisor=pool.get("gvisor"),
         )
-        for key in ("labels", "annotations", "taints"):
-            if pool.get(key):
-                worker[key] = copy.deepcopy(pool[key])
         extra.append(worker)
-    return main, extra
+    return main, tuple(extra)
 
 
 def _ingress_filtering(instance: Instance, plan: Plan, runtime: RuntimeDefaults) -> bool:
@@ -316,15 +435,15 @@ def _purpose(plan: Plan, runtime: RuntimeDefaults) -> str:
     return "evaluation" if plan.kind in (PlanKind.TRIAL, PlanKind.FREE) else runtime.default_purpose
 
 
-def _access_control_list(parameters: Mapping[str, Any]) -> list[str] | None:
+def _access_control_list(parameters: Mapping[str, Any]) -> tuple[str, ...] | None:
     """``accessControlList.allowedCIDRs``; None when the parameter was never given."""
     acl = parameters.get("accessControlList")
     if not isinstance(acl, Mapping):
         return None
-    return [str(cidr) for cidr in acl.get("allowedCIDRs") or []]
+    return tuple(str(cidr) for cidr in acl.get("allowedCIDRs") or [])
 
 
-def build_runtime(
+def desired_runtime(
     instance: Instance,
     plan: Plan,
     runtime_id: str,
@@ -332,136 +451,72 @@ def build_runtime(
     runtime: RuntimeDefaults,
     *,
     volume_sizes: VolumeSizeTable | None = None,
-) -> dict[str, Any]:
-    """The Runtime CR that asks KIM for this instance's cluster (``volume_sizes``: see ``workers``)."""
+) -> DesiredRuntime:
+    """The Runtime that asks KIM for this instance's cluster (``volume_sizes``: see ``workers``)."""
     main, extra = workers(instance, plan, policy, runtime, volume_sizes)
-    networking_param = instance.parameters.get("networking") or {}
-    networking: dict[str, Any] = {
-        "type": "calico",
-        "nodes": networking_param.get("nodes", DEFAULT_NODES_CIDR),
-        "pods": networking_param.get("pods", DEFAULT_PODS_CIDR),
-        "services": networking_param.get("services", DEFAULT_SERVICES_CIDR),
-    }
-    if networking_param.get("dualStack") and policy.provider_config(instance.provider).dual_stack:
-        networking["dualStack"] = True
-    provider_spec: dict[str, Any] = {"type": instance.provider.value, "workers": [main]}
-    if extra:
-        provider_spec["additionalWorkers"] = extra
-    shoot: dict[str, Any] = {
-        "name": instance.shoot_name,
-        "purpose": _purpose(plan, runtime),
-        "platformRegion": instance.platform_region,
-        "region": instance.cluster_region,
-        "secretBindingName": instance.credentials_binding,  # claimed from the HAP pool
+    networking = instance.parameters.get("networking") or {}
+    return DesiredRuntime(
+        name=resource_name(runtime_id),
+        namespace=runtime.namespace,
+        labels=common_labels(instance, runtime_id),
+        shoot_name=instance.shoot_name,
+        purpose=_purpose(plan, runtime),
+        platform_region=instance.platform_region,
+        region=instance.cluster_region,
+        credentials_binding=instance.credentials_binding,
+        provider_type=instance.provider.value,
+        networking=Networking(
+            nodes=str(networking.get("nodes", DEFAULT_NODES_CIDR)),
+            pods=str(networking.get("pods", DEFAULT_PODS_CIDR)),
+            services=str(networking.get("services", DEFAULT_SERVICES_CIDR)),
+            dual_stack=bool(networking.get("dualStack"))
+            and policy.provider_config(instance.provider).dual_stack,
+        ),
+        kubernetes_version=runtime.kubernetes_version,
+        oidc=oidc_configs(instance.parameters, runtime.oidc),
+        workers=(main,),
+        additional_workers=extra,
+        administrators=administrators(instance),
+        egress_filter=not is_external_account(instance),
+        ingress_filter=_ingress_filtering(instance, plan, runtime),
+        # KEB gives the configured failure tolerance to the multi-zone (standard) plans only; trial, free
+        # and azure_lite control planes are never highly available.
+        control_plane_failure_tolerance=runtime.control_plane_failure_tolerance
+        if plan.kind is PlanKind.STANDARD
+        else "",
+        # KEB's create_runtime_resource_step: only with the switch on, and only when the user asked for it.
+        audit_log_access=runtime.audit_log_access and instance.parameters.get("auditLogAccess") is True,
         # KEB's create_runtime_resource_step: the ``colocateControlPlane`` parameter.
-        "enforceSeedLocation": instance.parameters.get("colocateControlPlane") is True,
-        "networking": networking,
-        "kubernetes": {
-            "version": runtime.kubernetes_version,
-            "kubeAPIServer": {"additionalOidcConfig": oidc_configs(instance.parameters, runtime.oidc)},
-        },
-        "provider": provider_spec,
-    }
-    # KEB's createKubernetesConfiguration: an ACL whenever the parameter was given, even with no CIDR; KEB's
-    # ``allowedCIDRs`` is ``omitempty``.
-    allowed = _access_control_list(instance.parameters)
-    if allowed is not None:
-        shoot["kubernetes"]["kubeAPIServer"]["acl"] = {"allowedCIDRs": allowed} if allowed else {}
-    # KEB gives the configured failure tolerance to the multi-zone (standard) plans only; trial, free and
-    # azure_lite control planes are never highly available.
-    if runtime.control_plane_failure_tolerance and plan.kind is PlanKind.STANDARD:
-        shoot["controlPlane"] = {
-            "highAvailability": {"failureTolerance": {"type": runtime.control_plane_failure_tolerance}}
-        }
-    body: dict[str, Any] = {
-        "apiVersion": RUNTIME_API_VERSION,
-        "kind": "Runtime",
-        "metadata": {
-            "name": resource_name(runtime_id),
-            "namespace": runtime.namespace,
-            "labels": common_labels(instance, runtime_id),
-        },
-        "spec": {
-            "shoot": shoot,
-            "security": {
-                "administrators": administrators(instance),
-                "networking": {
-                    "filter": {
-                        "egress": {"enabled": not is_external_account(instance)},
-                        "ingress": {"enabled": _ingress_filtering(instance, plan, runtime)},
-                    }
-                },
-            },
-        },
-    }
-    # KEB's create_runtime_resource_step: only with the switch on, and only when the user asked for it.
-    if runtime.audit_log_access and instance.parameters.get("auditLogAccess") is True:
-        body["spec"]["auditLogAccessEnabled"] = True
-    return body
+        colocate_control_plane=instance.parameters.get("colocateControlPlane") is True,
+        allowed_cidrs=_access_control_list(instance.parameters),
+    )
 
 
-def apply_update(
-    current: Mapping[str, Any],
-    instance: Instance,
-    plan: Plan,
-    policy: RegionPolicy,
-    runtime: RuntimeDefaults,
-    *,
-    volume_sizes: VolumeSizeTable | None = None,
-) -> dict[str, Any]:
-    """The existing Runtime CR with the fields an update may change rewritten from the instance.
-
-    Everything else (network, region, server-owned metadata such as ``resourceVersion``) is kept, so the
-    PUT is a faithful optimistic-concurrency write (KEB's ``update_runtime_step.go``).
-    """
-    desired = build_runtime(instance, plan, instance.runtime_id, policy, runtime, volume_sizes=volume_sizes)
-    updated = copy.deepcopy(dict(current))
-    shoot = updated.setdefault("spec", {}).setdefault("shoot", {})
-    desired_shoot = desired["spec"]["shoot"]
-    provider_spec = shoot.setdefault("provider", {})
-    provider_spec["workers"] = desired_shoot["provider"]["workers"]
-    if "additionalWorkers" in desired_shoot["provider"]:
-        provider_spec["additionalWorkers"] = desired_shoot["provider"]["additionalWorkers"]
-    else:
-        provider_spec.pop("additionalWorkers", None)
-    api_server = shoot.setdefault("kubernetes", {}).setdefault("kubeAPIServer", {})
-    api_server["additionalOidcConfig"] = desired_shoot["kubernetes"]["kubeAPIServer"]["additionalOidcConfig"]
-    # KEB's updateACL: the CIDRs given replace the ACL; an empty list removes it.
-    allowed = _access_control_list(instance.parameters)
-    if allowed:
-        api_server["acl"] = {"allowedCIDRs": allowed}
-    elif allowed is not None:
-        api_server.pop("acl", None)
-    updated["spec"]["security"] = desired["spec"]["security"]
-    if desired["spec"].get("auditLogAccessEnabled"):
-        updated["spec"]["auditLogAccessEnabled"] = True  # never switched off again
-    labels = updated.setdefault("metadata", {}).setdefault("labels", {})
-    labels.update(desired["metadata"]["labels"])
-    return updated
-
-
-def build_kyma(instance: Instance, runtime_id: str, runtime: RuntimeDefaults) -> dict[str, Any]:
-    """The Kyma CR from the template, with the instance's module choice (kubernetes-wire §1.7)."""
-    kyma = copy.deepcopy(dict(runtime.kyma_template))
-    metadata = kyma.setdefault("metadata", {})
-    metadata["name"] = resource_name(runtime_id)
-    metadata["namespace"] = runtime.namespace
-    labels = metadata.setdefault("labels", {})
-    labels.update(common_labels(instance, runtime_id))
+def desired_kyma(instance: Instance, runtime_id: str, runtime: RuntimeDefaults) -> DesiredKyma:
+    """The Kyma resource from the template, with the instance's module choice (kubernetes-wire §1.7)."""
+    labels = common_labels(instance, runtime_id)
     labels["operator.kyma-project.io/managed-by"] = "lifecycle-manager"
     if not is_external_account(instance):
         labels["operator.kyma-project.io/internal"] = "true"
-    metadata.setdefault("annotations", {})["skr-domain"] = f"{instance.shoot_name}.{runtime.shoot_domain}"
-    spec = kyma.setdefault("spec", {})
-    modules = instance.parameters.get("modules")
-    if isinstance(modules, Mapping):
-        if modules.get("channel"):
-            spec["channel"] = modules["channel"]
-        if "list" in modules:
-            spec["modules"] = [
+    channel: str | None = None
+    modules: tuple[Mapping[str, Any], ...] | None = None
+    chosen = instance.parameters.get("modules")
+    if isinstance(chosen, Mapping):
+        if chosen.get("channel"):
+            channel = str(chosen["channel"])
+        if "list" in chosen:
+            modules = tuple(
                 {k: v for k, v in module.items() if v not in (None, "")}
-                for module in modules.get("list") or []
-            ]
-        elif modules.get("default") is False:
-            spec["modules"] = []
-    return kyma
+                for module in chosen.get("list") or []
+            )
+        elif chosen.get("default") is False:
+            modules = ()
+    return DesiredKyma(
+        name=resource_name(runtime_id),
+        namespace=runtime.namespace,
+        labels=labels,
+        annotations={"skr-domain": f"{instance.shoot_name}.{runtime.shoot_domain}"},
+        template=runtime.kyma_template,
+        channel=channel,
+        modules=modules,
+    )

@@ -38,7 +38,6 @@ from keb_domain.model.binding import (
     binding_resource_name,
     build_token_kubeconfig,
     check_nameable,
-    endpoint_from_admin_kubeconfig,
 )
 from keb_domain.model.catalog import (
     CatalogSettings,
@@ -53,7 +52,6 @@ from keb_domain.ports import (
     BindingObserver,
     Cipher,
     Clock,
-    ControlPlane,
     Gardener,
     IssuedCredentials,
     NoBindingObserver,
@@ -92,8 +90,7 @@ class CleanupReport:
 class CredentialIssuer:
     """Makes and revokes a binding's credentials with the strategy the binding names."""
 
-    def __init__(self, control_plane: ControlPlane, gardener: Gardener, clusters: RuntimeClusters) -> None:
-        self._kcp = control_plane
+    def __init__(self, gardener: Gardener, clusters: RuntimeClusters) -> None:
         self._gardener = gardener
         self._clusters = clusters
 
@@ -103,22 +100,18 @@ class CredentialIssuer:
         if strategy is CredentialStrategy.GARDENER_ADMIN_KUBECONFIG:
             return await self._gardener.request_admin_kubeconfig(instance.shoot_name, expiration_seconds)
         identity = BindingIdentity.of_binding(binding_id)
-        admin = await self._kcp.get_runtime_kubeconfig(instance.runtime_id)
-        try:
-            endpoint = endpoint_from_admin_kubeconfig(admin)
-        except ValueError as error:
-            raise ClusterError(str(error)) from None
-        await self._clusters.ensure_binding_identity(instance.runtime_id, identity)
-        token = await self._clusters.request_token(instance.runtime_id, identity.name, expiration_seconds)
+        async with self._clusters.connect(instance.runtime_id) as cluster:
+            await cluster.ensure_binding_identity(identity)
+            token = await cluster.request_token(identity.name, expiration_seconds)
+            endpoint = cluster.endpoint
         kubeconfig = build_token_kubeconfig(instance.cluster_name, endpoint, token.secret.reveal())
         return IssuedCredentials(Secret(kubeconfig), token.expires_at)
 
     async def revoke(self, instance: Instance, binding: Binding) -> None:
         """Token bindings lose their ServiceAccount and RBAC; admin kubeconfigs cannot be revoked."""
         if binding.strategy.revocable and instance.runtime_id:
-            await self._clusters.delete_binding_identity(
-                instance.runtime_id, binding_resource_name(binding.binding_id)
-            )
+            async with self._clusters.connect(instance.runtime_id) as cluster:
+                await cluster.delete_binding_identity(binding_resource_name(binding.binding_id))
 
 
 def _runtime_gone(instance: Instance, operations: list[Operation]) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 
 from keb_domain.errors import ClusterError, ClusterNotFoundError, InstanceNotFoundError, InvalidRequestError
-from keb_domain.model.binding import build_oidc_kubeconfig, endpoint_from_admin_kubeconfig
+from keb_domain.model.binding import build_oidc_kubeconfig
 from keb_domain.model.inventory import (
     MAX_EVENT_IDS,
     MAX_PAGE,
@@ -121,15 +121,9 @@ class InventoryUseCases:
         if not runtime_id:
             return None
         try:
-            resource = await self._kcp.get_runtime(resource_name(runtime_id))
+            return await self._kcp.runtime_document(resource_name(runtime_id))
         except ClusterError:
             return None
-        if resource is None:
-            return None
-        metadata = resource.get("metadata")
-        if isinstance(metadata, dict):
-            resource = {**resource, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
-        return resource
 
     async def kubeconfig(self, instance_id: str) -> str:
         """The OIDC kubeconfig of a provisioned runtime (keb-reference §5.3)."""
@@ -145,19 +139,12 @@ class InventoryUseCases:
         if provisioning is None or provisioning.state is not OperationState.SUCCEEDED:
             raise InstanceNotFoundError(f"provisioning of instance {instance_id} has not succeeded")
         try:
-            admin = await self._kcp.get_runtime_kubeconfig(instance.runtime_id)
+            endpoint = await self._kcp.runtime_endpoint(instance.runtime_id)
         except ClusterNotFoundError:
             raise InstanceNotFoundError(
                 f"the kubeconfig of instance {instance_id} does not exist yet"
             ) from None
-        runtime = await self._kcp.get_runtime(resource_name(instance.runtime_id))
-        if runtime is None:
+        oidc = await self._kcp.runtime_oidc(resource_name(instance.runtime_id))
+        if oidc is None:
             raise InstanceNotFoundError(f"the runtime of instance {instance_id} does not exist")
-        oidc = (runtime.get("spec", {}).get("shoot", {}).get("kubernetes", {}).get("kubeAPIServer", {})).get(
-            "additionalOidcConfig"
-        ) or []
-        try:
-            endpoint = endpoint_from_admin_kubeconfig(admin)
-        except ValueError as error:
-            raise ClusterError(str(error)) from None
         return build_oidc_kubeconfig(instance.cluster_name, endpoint, oidc)

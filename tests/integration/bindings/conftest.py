@@ -4,6 +4,7 @@ the Gardener and the runtime clusters behind it, and hand-written fakes that blo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +18,7 @@ from keb_adapters.memory.storage import MemoryStorage
 from keb_app.bootstrap import Storage, build_services
 from keb_domain.errors import ClusterError, ClusterUnavailableError
 from keb_domain.model.binding import Binding, BindingIdentity
-from keb_domain.ports import IssuedCredentials
+from keb_domain.ports import IssuedCredentials, RuntimeCluster
 from tests.integration.http.conftest import Broker, asgi_client, instance_path
 from tests.support import AWS, SERVICE, FakeClock, SequentialIds, settings_for_tests
 
@@ -82,28 +83,42 @@ class FakeRuntimeClusters:
         self.token_failures: list[ClusterError] = []
         self.unreachable = False
 
-    def _reach(self) -> None:
+    def reach(self) -> None:
         if self.unreachable:
             raise ClusterUnavailableError("the runtime's API server does not answer")
 
-    async def ensure_binding_identity(self, runtime_id: str, identity: BindingIdentity) -> None:
-        """``identity_gate`` holds the call before anything exists in the runtime."""
-        await self.identity_gate.pass_through()
-        self._reach()
-        await self.inner.ensure_binding_identity(runtime_id, identity)
+    @contextlib.asynccontextmanager
+    async def connect(self, runtime_id: str) -> AsyncIterator[RuntimeCluster]:
+        async with self.inner.connect(runtime_id) as cluster:
+            yield FakeRuntimeCluster(self, cluster)
 
-    async def request_token(self, runtime_id: str, name: str, expiration_seconds: int) -> IssuedCredentials:
+
+class FakeRuntimeCluster:
+    """A connection to one memory runtime cluster, held and failed as its FakeRuntimeClusters says."""
+
+    def __init__(self, fakes: FakeRuntimeClusters, inner: RuntimeCluster) -> None:
+        self.endpoint = inner.endpoint
+        self._fakes = fakes
+        self._inner = inner
+
+    async def ensure_binding_identity(self, identity: BindingIdentity) -> None:
+        """``identity_gate`` holds the call before anything exists in the runtime."""
+        await self._fakes.identity_gate.pass_through()
+        self._fakes.reach()
+        await self._inner.ensure_binding_identity(identity)
+
+    async def request_token(self, name: str, expiration_seconds: int) -> IssuedCredentials:
         """The gate holds the answer: the token exists in the runtime before the broker receives it."""
-        self._reach()
-        if self.token_failures:
-            raise self.token_failures.pop(0)
-        issued = await self.inner.request_token(runtime_id, name, expiration_seconds)
-        await self.gate.pass_through()
+        self._fakes.reach()
+        if self._fakes.token_failures:
+            raise self._fakes.token_failures.pop(0)
+        issued = await self._inner.request_token(name, expiration_seconds)
+        await self._fakes.gate.pass_through()
         return issued
 
-    async def delete_binding_identity(self, runtime_id: str, name: str) -> None:
-        self._reach()
-        await self.inner.delete_binding_identity(runtime_id, name)
+    async def delete_binding_identity(self, name: str) -> None:
+        self._fakes.reach()
+        await self._inner.delete_binding_identity(name)
 
 
 @attrs.define

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from keb_adapters.kubernetes.resources import KcpResources
 from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, MemoryRuntimeClusters
 from keb_adapters.memory.landscape_facts import MemoryMachineVolumeSizes, MemorySeedRegions
 from keb_adapters.memory.runtime_config import MemoryRuntimeConfiguration
@@ -131,7 +132,7 @@ async def test_an_operation_stopped_between_stages_finishes_after_a_restart(tmp_
     assert list(kcp.kymas) == [stopped.runtime_id.lower()]
 
 
-class StallingControlPlane:
+class StallingControlPlane(KcpResources):
     """KCP whose Runtime creation reaches the server and then never answers: a worker dies mid-step."""
 
     def __init__(self, inner: MemoryControlPlane, answer_after: float | None = None) -> None:

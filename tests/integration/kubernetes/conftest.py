@@ -13,11 +13,12 @@ import pytest
 from keb_adapters.kubernetes.client import KubeClient, LazyClient
 from keb_adapters.kubernetes.control_plane import KubernetesControlPlane, KubernetesRuntimeConfiguration
 from keb_adapters.kubernetes.gardener import KubernetesCredentialsBindings, KubernetesGardener
+from keb_adapters.kubernetes.resources import KcpResources
 from keb_adapters.kubernetes.runtime_clusters import KubernetesRuntimeClusters
 from keb_adapters.memory.clusters import MemoryControlPlane, MemoryGardener, MemoryRuntimeClusters
 from keb_app.landscape import FakeCluster, KimSimulator, KubeApiServer
 from keb_app.landscape.pools import CREDENTIALS_BINDINGS, credentials_binding, local_pools
-from keb_domain.ports import ControlPlane, Gardener, RuntimeClusters
+from keb_domain.ports import Gardener, RuntimeClusters
 from tests.support import FakeClock
 
 from .support import (
@@ -131,7 +132,7 @@ def runtime_clusters(control_plane: KubernetesControlPlane) -> KubernetesRuntime
 class Side(abc.ABC):
     """The three cluster ports of one implementation, and what a test needs to drive the world behind them."""
 
-    control_plane: ControlPlane
+    control_plane: KcpResources
     gardener: Gardener
     runtime_clusters: RuntimeClusters
 

@@ -21,6 +21,8 @@ from kubernetes.client.exceptions import ApiException
 
 from keb_app.landscape import FakeCluster
 from keb_app.landscape._routing import ApiRequest, ApiResponse
+from keb_domain.model.binding import BindingIdentity
+from keb_domain.ports import IssuedCredentials, RuntimeClusters
 
 KUBECTL = "/usr/bin/kubectl"
 KCP_NAMESPACE = "kcp-system"
@@ -28,6 +30,26 @@ GARDEN_NAMESPACE = "garden-kyma-dev"
 RUNTIMES_PATH = "/apis/infrastructuremanager.kyma-project.io/v1/namespaces/kcp-system/runtimes"
 KYMAS_PATH = "/apis/operator.kyma-project.io/v1beta2/namespaces/kcp-system/kymas"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kcp-kyma-environment-broker"}
+
+
+async def ensure_identity(clusters: RuntimeClusters, runtime_id: str, identity: BindingIdentity) -> None:
+    """``ensure_binding_identity`` over a connection of its own."""
+    async with clusters.connect(runtime_id) as cluster:
+        await cluster.ensure_binding_identity(identity)
+
+
+async def request_token(
+    clusters: RuntimeClusters, runtime_id: str, name: str, expiration_seconds: int
+) -> IssuedCredentials:
+    """``request_token`` over a connection of its own."""
+    async with clusters.connect(runtime_id) as cluster:
+        return await cluster.request_token(name, expiration_seconds)
+
+
+async def delete_identity(clusters: RuntimeClusters, runtime_id: str, name: str) -> None:
+    """``delete_binding_identity`` over a connection of its own."""
+    async with clusters.connect(runtime_id) as cluster:
+        await cluster.delete_binding_identity(name)
 
 
 class ManualClock:

@@ -1,4 +1,4 @@
-"""The ControlPlane port: one set of rules for the real adapter (over HTTPS against the API double) and the
+"""The KcpResources port: one set of rules for the real adapter (over HTTPS against the API double) and the
 memory implementation (kubernetes-wire §1.1, §1.5-§1.7)."""
 
 from __future__ import annotations
@@ -9,15 +9,14 @@ from typing import Any
 
 import attrs
 import pytest
-import yaml
 
+from keb_adapters.kubernetes.resources import KcpResources
 from keb_domain.errors import (
     ClusterAlreadyExistsError,
     ClusterConflictError,
     ClusterError,
     ClusterNotFoundError,
 )
-from keb_domain.ports import ControlPlane
 
 from .conftest import Side
 from .support import kyma_body, runtime_body
@@ -31,10 +30,10 @@ class Kind:
 
     name: str
     body: Callable[[str], dict[str, Any]]
-    get: Callable[[ControlPlane, str], Awaitable[dict[str, Any] | None]]
-    create: Callable[[ControlPlane, Mapping[str, Any]], Awaitable[dict[str, Any]]]
-    replace: Callable[[ControlPlane, Mapping[str, Any]], Awaitable[dict[str, Any]]]
-    delete: Callable[[ControlPlane, str], Awaitable[None]]
+    get: Callable[[KcpResources, str], Awaitable[dict[str, Any] | None]]
+    create: Callable[[KcpResources, Mapping[str, Any]], Awaitable[dict[str, Any]]]
+    replace: Callable[[KcpResources, Mapping[str, Any]], Awaitable[dict[str, Any]]]
+    delete: Callable[[KcpResources, str], Awaitable[None]]
 
 
 RUNTIME = Kind(
@@ -285,20 +284,19 @@ async def test_kubeconfig_of_a_deleted_runtime_is_gone(side: Side) -> None:
     await side.control_plane.delete_runtime("rt-1")
     side.finish_deletion()
     with pytest.raises(ClusterNotFoundError):
-        await side.control_plane.get_runtime_kubeconfig("rt-1")
+        await side.control_plane.runtime_endpoint("rt-1")
 
 
 async def test_runtime_kubeconfig_names_a_context_a_server_and_ca_data(side: Side) -> None:
-    """The kubeconfig KIM keeps for a runtime has a current-context and a cluster with server and CA data."""
+    """The kubeconfig KIM keeps for a runtime has a current-context and a cluster with server and CA data:
+    the endpoint is read from it only when all three are there (KEB's checks)."""
     await side.add_runtime("rt-1", "c-1234567")
-    kubeconfig = yaml.safe_load(await side.control_plane.get_runtime_kubeconfig("rt-1"))
-    assert kubeconfig["current-context"]
-    cluster = kubeconfig["clusters"][0]["cluster"]
-    assert cluster["server"].startswith("https://")
-    assert cluster["certificate-authority-data"]
+    endpoint = await side.control_plane.runtime_endpoint("rt-1")
+    assert endpoint.server.startswith("https://")
+    assert endpoint.certificate_authority_data
 
 
 async def test_runtime_kubeconfig_of_an_unknown_runtime_raises_not_found(side: Side) -> None:
     """Without the kubeconfig Secret the port raises ClusterNotFoundError."""
     with pytest.raises(ClusterNotFoundError):
-        await side.control_plane.get_runtime_kubeconfig("rt-missing")
+        await side.control_plane.runtime_endpoint("rt-missing")

@@ -21,7 +21,15 @@ from keb_domain.errors import ClusterNotFoundError
 from keb_domain.model.binding import BindingIdentity
 
 from .conftest import REQUEST_TIMEOUT
-from .support import MANAGED_BY, WireTap, calls, runtime_body
+from .support import (
+    MANAGED_BY,
+    WireTap,
+    calls,
+    delete_identity,
+    ensure_identity,
+    request_token,
+    runtime_body,
+)
 
 RUNTIME = "rt-1"
 SHOOT = "c-1234567"
@@ -54,7 +62,7 @@ async def test_identity_is_created_as_service_account_cluster_role_binding_in_or
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """ensure_binding_identity POSTs the ServiceAccount, then the ClusterRole, then the ClusterRoleBinding."""
-    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     assert calls(skr) == [("POST", SA_PATH, 201), ("POST", CR_PATH, 201), ("POST", CRB_PATH, 201)]
 
 
@@ -62,7 +70,7 @@ async def test_service_account_is_in_kyma_system_with_the_managed_by_label(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """The ServiceAccount kyma-binding-{id} lives in kyma-system and carries KEB's managed-by label."""
-    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     account = skr.get("serviceaccounts", NAME, "kyma-system")
     assert account is not None
     assert account["metadata"]["labels"] == MANAGED_BY
@@ -72,7 +80,7 @@ async def test_cluster_role_grants_everything(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """The ClusterRole kyma-binding-{id} has the one rule */*/* and the managed-by label, as KEB grants."""
-    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     role = skr.get("clusterroles", NAME)
     assert role is not None
     assert role["rules"] == [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
@@ -83,7 +91,7 @@ async def test_cluster_role_binding_binds_the_role_to_the_service_account(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """The ClusterRoleBinding refers to the ClusterRole and to the ServiceAccount in kyma-system."""
-    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     binding = skr.get("clusterrolebindings", NAME)
     assert binding is not None
     assert binding["roleRef"] == {
@@ -100,7 +108,7 @@ async def test_existing_identity_objects_are_tolerated(
 ) -> None:
     """A ServiceAccount that exists already answers 409 AlreadyExists; the role and binding still follow."""
     skr.create("serviceaccounts", {"metadata": {"name": NAME, "namespace": "kyma-system"}})
-    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     assert calls(skr) == [("POST", SA_PATH, 409), ("POST", CR_PATH, 201), ("POST", CRB_PATH, 201)]
 
 
@@ -108,9 +116,9 @@ async def test_repeated_identity_creation_gets_three_conflicts(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """A retried ensure_binding_identity meets 409 on all three objects and succeeds."""
-    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     skr.clear_requests()
-    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     assert calls(skr) == [("POST", SA_PATH, 409), ("POST", CR_PATH, 409), ("POST", CRB_PATH, 409)]
 
 
@@ -118,9 +126,9 @@ async def test_token_request_asks_for_the_expiration(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The TokenRequest is POSTed to the ServiceAccount's token subresource with spec.expirationSeconds."""
-    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     tap = WireTap(skr, monkeypatch)
-    await runtime_clusters.request_token(RUNTIME, NAME, 900)
+    await request_token(runtime_clusters, RUNTIME, NAME, 900)
     [body] = tap.bodies("POST", f"{SA_PATH}/{NAME}/token")
     assert body["kind"] == "TokenRequest"
     assert body["apiVersion"] == "authentication.k8s.io/v1"
@@ -133,8 +141,8 @@ async def test_token_is_a_service_account_jwt_for_the_expiration(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """The token names the binding's ServiceAccount and lives exactly expirationSeconds (exp - iat)."""
-    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
-    issued = await runtime_clusters.request_token(RUNTIME, NAME, 900)
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
+    issued = await request_token(runtime_clusters, RUNTIME, NAME, 900)
     claims = _jwt_claims(issued.secret.reveal())
     assert claims["sub"] == f"system:serviceaccount:kyma-system:{NAME}"
     assert claims["exp"] - claims["iat"] == 900
@@ -145,9 +153,9 @@ async def test_unbind_deletes_binding_then_role_then_service_account(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """delete_binding_identity DELETEs the ClusterRoleBinding, the ClusterRole and the ServiceAccount."""
-    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     skr.clear_requests()
-    await runtime_clusters.delete_binding_identity(RUNTIME, NAME)
+    await delete_identity(runtime_clusters, RUNTIME, NAME)
     assert calls(skr) == [
         ("DELETE", f"{CRB_PATH}/{NAME}", 200),
         ("DELETE", f"{CR_PATH}/{NAME}", 200),
@@ -162,10 +170,10 @@ async def test_unbind_goes_on_past_objects_that_are_gone(
     skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
 ) -> None:
     """A 404 on the ClusterRoleBinding does not stop the deletes of the ClusterRole and ServiceAccount."""
-    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
     skr.delete("clusterrolebindings", NAME)
     skr.clear_requests()
-    await runtime_clusters.delete_binding_identity(RUNTIME, NAME)
+    await delete_identity(runtime_clusters, RUNTIME, NAME)
     assert calls(skr) == [
         ("DELETE", f"{CRB_PATH}/{NAME}", 404),
         ("DELETE", f"{CR_PATH}/{NAME}", 200),
@@ -178,7 +186,18 @@ async def test_runtime_cluster_is_reached_with_the_kubeconfig_secret(
 ) -> None:
     """Every runtime-cluster call first reads kcp-system/kubeconfig-{runtime id} from KCP."""
     kcp.clear_requests()
-    await runtime_clusters.ensure_binding_identity(RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
+    await ensure_identity(runtime_clusters, RUNTIME, BindingIdentity(NAME, labels=MANAGED_BY))
+    assert calls(kcp) == [("GET", f"/api/v1/namespaces/kcp-system/secrets/kubeconfig-{RUNTIME}", 200)]
+
+
+async def test_one_connection_reads_the_kubeconfig_secret_once(
+    kcp: FakeCluster, skr: FakeCluster, runtime_clusters: KubernetesRuntimeClusters
+) -> None:
+    """A token bind's identity and token over one connection cost one read of the Secret from KCP."""
+    kcp.clear_requests()
+    async with runtime_clusters.connect(RUNTIME) as cluster:
+        await cluster.ensure_binding_identity(BindingIdentity(NAME, labels=MANAGED_BY))
+        await cluster.request_token(NAME, 900)
     assert calls(kcp) == [("GET", f"/api/v1/namespaces/kcp-system/secrets/kubeconfig-{RUNTIME}", 200)]
 
 

@@ -18,7 +18,14 @@ from keb_domain.errors import ClusterForbiddenError, ClusterUnavailableError
 from keb_domain.model.binding import BindingIdentity
 
 from .conftest import REQUEST_TIMEOUT
-from .support import MANAGED_BY, RUNTIMES_PATH, calls, connections_closed, runtime_body
+from .support import (
+    MANAGED_BY,
+    RUNTIMES_PATH,
+    calls,
+    connections_closed,
+    ensure_identity,
+    runtime_body,
+)
 
 
 @pytest.mark.parametrize("fault", [500, 503, 429, "drop"])
@@ -118,6 +125,4 @@ async def test_runtime_cluster_outage_is_unavailable(
     kim.step()
     api_server.cluster("skr-rt-1").inject_fault("POST", "/clusterroles$", 503)
     with pytest.raises(ClusterUnavailableError):
-        await runtime_clusters.ensure_binding_identity(
-            "rt-1", BindingIdentity("kyma-binding-b1", labels=MANAGED_BY)
-        )
+        await ensure_identity(runtime_clusters, "rt-1", BindingIdentity("kyma-binding-b1", labels=MANAGED_BY))

@@ -12,8 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from keb_adapters.http.wire import format_expires_at
-from keb_domain.errors import InvalidRequestError
+from keb_adapters.kubernetes.kubeconfig import parse_admin_kubeconfig
+from keb_domain.errors import ClusterError, InvalidRequestError
 from keb_domain.model.binding import (
+    BindingIdentity,
     BindingParameters,
     ClusterEndpoint,
     CredentialStrategy,
@@ -21,7 +23,6 @@ from keb_domain.model.binding import (
     binding_resource_name,
     build_token_kubeconfig,
     check_nameable,
-    endpoint_from_admin_kubeconfig,
 )
 
 GARDENER = CredentialStrategy.GARDENER_ADMIN_KUBECONFIG
@@ -203,7 +204,7 @@ def test_expires_at_names_the_instant_to_a_tenth_of_a_second(moment: datetime) -
 
 def test_the_token_kubeconfig_is_named_after_the_cluster() -> None:
     """Cluster, context, user and current-context all carry the instance's ``name`` parameter."""
-    endpoint = endpoint_from_admin_kubeconfig(ADMIN_KUBECONFIG)
+    endpoint = parse_admin_kubeconfig(ADMIN_KUBECONFIG).endpoint
     config = yaml.safe_load(build_token_kubeconfig("my-cluster", endpoint, "the-token"))
     assert config["current-context"] == "my-cluster"
     assert [c["name"] for c in config["clusters"]] == ["my-cluster"]
@@ -216,7 +217,7 @@ def test_the_token_kubeconfig_is_named_after_the_cluster() -> None:
 def test_the_token_kubeconfig_copies_server_and_ca_of_the_admin_kubeconfig() -> None:
     """The API server and its CA come verbatim from the runtime's admin kubeconfig; its token does not."""
     kubeconfig = build_token_kubeconfig(
-        "my-cluster", endpoint_from_admin_kubeconfig(ADMIN_KUBECONFIG), "the-token"
+        "my-cluster", parse_admin_kubeconfig(ADMIN_KUBECONFIG).endpoint, "the-token"
     )
     cluster = yaml.safe_load(kubeconfig)["clusters"][0]["cluster"]
     assert cluster == {
@@ -259,8 +260,8 @@ def _admin_without(path: tuple[str, ...]) -> str:
 )
 def test_an_admin_kubeconfig_without_what_keb_requires_is_refused(kubeconfig: str, message: str) -> None:
     """KEB's builder checks: a current-context, a cluster, and server plus CA data on the first one."""
-    with pytest.raises(ValueError, match=message) as caught:
-        endpoint_from_admin_kubeconfig(kubeconfig)
+    with pytest.raises(ClusterError, match=message) as caught:
+        parse_admin_kubeconfig(kubeconfig)
     assert "admin-token-that-must-not-leak" not in str(caught.value)
 
 
@@ -301,3 +302,11 @@ def test_token_binding_id_examples(binding_id: str, ok: bool) -> None:
     else:
         with pytest.raises(InvalidRequestError):
             check_nameable(binding_id, TOKEN)
+
+
+def test_a_token_binding_identity_is_named_labelled_and_granted_as_keb_does() -> None:
+    """``kyma-binding-{id}``, labelled managed-by the broker, allowed everything (KEB's bindings manager)."""
+    identity = BindingIdentity.of_binding("b1")
+    assert identity.name == "kyma-binding-b1"
+    assert identity.labels == {"app.kubernetes.io/managed-by": "kcp-kyma-environment-broker"}
+    assert [(r.api_groups, r.resources, r.verbs) for r in identity.rules] == [(("*",), ("*",), ("*",))]

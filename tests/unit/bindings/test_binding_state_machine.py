@@ -74,9 +74,7 @@ class Bindings(RuleBasedStateMachine):
         self.bindings = BindingUseCases(
             self.core.storage,
             self.core.clock,
-            issuer=CredentialIssuer(
-                self.core.kcp, MemoryGardener(self.core.kcp, self.core.clock), self.clusters
-            ),
+            issuer=CredentialIssuer(MemoryGardener(self.core.kcp, self.core.clock), self.clusters),
             cipher=AesGcmCipher(Secret("0123456789abcdef")),
             catalog=default_config().catalog,
             policy=ExpirationPolicy(max_bindings=LIMIT),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -9,7 +11,8 @@ import pytest
 from keb_adapters.crypto import AesGcmCipher
 from keb_adapters.memory.clusters import MemoryGardener, MemoryRuntimeClusters
 from keb_domain.errors import ClusterUnavailableError
-from keb_domain.model.binding import Binding, CredentialStrategy, ExpirationPolicy
+from keb_domain.model.binding import Binding, BindingIdentity, CredentialStrategy, ExpirationPolicy
+from keb_domain.ports import IssuedCredentials, RuntimeCluster
 from keb_domain.secrets import Secret
 from keb_domain.usecases.bindings import BindCommand, BindingUseCases, CredentialIssuer
 from tests.support import AWS, SERVICE
@@ -25,10 +28,31 @@ class SometimesUnreachable(MemoryRuntimeClusters):
         super().__init__(core.kcp, core.clock)
         self.unreachable = unreachable
 
-    async def delete_binding_identity(self, runtime_id: str, name: str) -> None:
-        if name.removeprefix("kyma-binding-") in self.unreachable:
-            raise ClusterUnavailableError(f"runtime {runtime_id} does not answer")
-        await super().delete_binding_identity(runtime_id, name)
+    @contextlib.asynccontextmanager
+    async def connect(self, runtime_id: str) -> AsyncIterator[RuntimeCluster]:
+        async with super().connect(runtime_id) as cluster:
+            yield _PartlyUnreachable(cluster, runtime_id, self.unreachable)
+
+
+class _PartlyUnreachable:
+    """A runtime cluster that does not answer the revocation of the named bindings."""
+
+    def __init__(self, inner: RuntimeCluster, runtime_id: str, unreachable: set[str]) -> None:
+        self.endpoint = inner.endpoint
+        self._inner = inner
+        self._runtime_id = runtime_id
+        self._unreachable = unreachable
+
+    async def ensure_binding_identity(self, identity: BindingIdentity) -> None:
+        await self._inner.ensure_binding_identity(identity)
+
+    async def request_token(self, name: str, expiration_seconds: int) -> IssuedCredentials:
+        return await self._inner.request_token(name, expiration_seconds)
+
+    async def delete_binding_identity(self, name: str) -> None:
+        if name.removeprefix("kyma-binding-") in self._unreachable:
+            raise ClusterUnavailableError(f"runtime {self._runtime_id} does not answer")
+        await self._inner.delete_binding_identity(name)
 
 
 @pytest.mark.parametrize("batch", [1, 2, 100])
@@ -41,7 +65,7 @@ async def test_failing_bindings_are_reported_once_and_do_not_block_the_rest(batc
     bindings = BindingUseCases(
         core.storage,
         core.clock,
-        issuer=CredentialIssuer(core.kcp, MemoryGardener(core.kcp, core.clock), clusters),
+        issuer=CredentialIssuer(MemoryGardener(core.kcp, core.clock), clusters),
         cipher=AesGcmCipher(KEY),
         catalog=default_config().catalog,
         policy=ExpirationPolicy(max_bindings=10),
